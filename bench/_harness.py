@@ -1,0 +1,140 @@
+"""Timing helpers shared by every benchmark script in ``bench/``.
+
+Machines here are shared and noisy, so a measurement is the **best** of several
+repeats (each repeat long enough to be well above timer resolution), reported
+with its spread (median / best − 1).  Benchmarks compare libraries measured in
+the same run and report ratios.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class Timing:
+    """Seconds per call: the best repeat, the median repeat, and their spread."""
+
+    best: float
+    median: float
+    repeats: int
+    number: int
+
+    @property
+    def spread(self) -> float:
+        """median / best − 1: 0.05 means the median repeat was 5% slower than the best."""
+        return self.median / self.best - 1.0 if self.best > 0 else float("nan")
+
+
+def measure(fn: Callable[[], Any], *, repeat: int = 5, min_time: float = 0.05,
+            max_number: int = 1_000_000, setup: Callable[[], Any] | None = None) -> Timing:
+    """Time ``fn()`` (after one warm-up call): ``repeat`` repeats of ``number`` calls.
+
+    ``number`` is chosen so that one repeat lasts at least ``min_time`` seconds.
+    ``setup`` (optional) runs before every repeat, outside the timing (e.g. to
+    reset state that ``fn`` mutates).
+    """
+    if setup is not None:
+        setup()
+    fn()  # warm-up: compilation, caches, first-touch page faults
+    number = 1
+    while True:
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_time or number >= max_number:
+            break
+        number = min(max_number, max(number * 2, int(number * min_time / max(elapsed, 1e-9) * 1.2)))
+    times = [elapsed / number]
+    for _ in range(repeat - 1):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return Timing(best=min(times), median=statistics.median(times), repeats=repeat, number=number)
+
+
+def optional(module: str) -> Any | None:
+    """Import a peer library, or return None when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def version_of(module: str) -> str | None:
+    """The peer's version string, or None when it is not installed."""
+    mod = optional(module)
+    return None if mod is None else str(getattr(mod, "__version__", "unknown"))
+
+
+@dataclass
+class Result:
+    """One measured case: ``library`` doing ``case`` at ``size`` elements in ``dtype``."""
+
+    group: str                 # "ewa", "stream", "optim", "train", "startup", "floor"
+    case: str                  # e.g. "1d", "2d-C", "adam", "update-1"
+    library: str               # "streamopt", "pandas", "numbagg", "torch-fused", "floor", ...
+    size: int                  # elements / parameters / values per call
+    dtype: str                 # "float32", "float64" or ""
+    seconds: float             # best time per call
+    spread: float              # median / best − 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ns_per_element(self) -> float:
+        return self.seconds / max(self.size, 1) * 1e9
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ns_per_element"] = self.ns_per_element
+        return d
+
+
+def result(group: str, case: str, library: str, size: int, dtype: str, timing: Timing, **extra: Any) -> Result:
+    """A :class:`Result` from a :class:`Timing`."""
+    return Result(group, case, library, int(size), dtype, timing.best, timing.spread, dict(extra))
+
+
+def missing(group: str, case: str, library: str, size: int = 0, dtype: str = "", why: str = "not installed") -> Result:
+    """A peer that could not be measured: reported as missing, never silently dropped."""
+    return Result(group, case, library, size, dtype, float("nan"), float("nan"), {"missing": why})
+
+
+def format_table(results: list[Result], baseline: str = "streamopt") -> str:
+    """A plain-text table: one row per (case, size, dtype), one column per library,
+    each cell ``ns/element`` and, for peers, the ratio peer / ``baseline``."""
+    libs: list[str] = []
+    rows: dict[tuple, dict[str, Result]] = {}
+    for r in results:
+        if r.library not in libs:
+            libs.append(r.library)
+        rows.setdefault((r.group, r.case, r.size, r.dtype), {})[r.library] = r
+    header = ["group", "case", "size", "dtype"] + libs
+    lines = [header]
+    for key, by_lib in rows.items():
+        base = by_lib.get(baseline)
+        cells = [key[0], key[1], f"{key[2]:.0e}" if key[2] >= 10_000 else str(key[2]), key[3]]
+        for lib in libs:
+            r = by_lib.get(lib)
+            if r is None:
+                cells.append("")
+            elif "missing" in r.extra:
+                cells.append("missing")
+            else:
+                cell = f"{r.ns_per_element:.3g} ns"
+                if base is not None and lib != baseline and "missing" not in base.extra and base.seconds > 0:
+                    cell += f" ({r.seconds / base.seconds:.2g}x)"
+                cells.append(cell)
+        lines.append(cells)
+    widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)

@@ -1,0 +1,33 @@
+"""What every kernel shares: the Numba options and the one bias-correction formula.
+
+Kernels are plain loops over contiguous arrays: no validation, no pandas, no
+Python objects, no allocation beyond what they return.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numba
+
+#: Options for every kernel: on-disk cache (a second process does not
+#: recompile), NumPy's floating-point error model (no ZeroDivisionError checks
+#: in the hot loop), no GIL held.
+jit = functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True)
+
+#: As :data:`jit`, for kernels that split work across cores with ``numba.prange``.
+pjit = functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True, parallel=True)
+
+
+@jit
+def one_minus_beta_pow(alpha: float, t: float) -> float:
+    """1 − β^t for β = 1 − α, without cancellation.
+
+    Computed as −expm1(t·log1p(−α)), accurate to a few ulp for α down to 1e−16
+    and t up to 1e15, where ``1 - beta**t`` loses every digit.  α = 1 (β = 0)
+    gives 1 for every t ≥ 1.
+    """
+    if alpha >= 1.0:
+        return 1.0
+    return -math.expm1(t * math.log1p(-alpha))
