@@ -4,6 +4,41 @@ Machines here are shared and noisy, so a measurement is the **best** of several
 repeats (each repeat long enough to be well above timer resolution), reported
 with its spread (median / best − 1).  Benchmarks compare libraries measured in
 the same run and report ratios.
+
+Conventions for :class:`Result` (read by ``bench/run.py`` and ``bench/report.py``)
+---------------------------------------------------------------------------------
+``library``
+    ``"streamopt"`` is the baseline of every ratio: peer seconds / streamopt
+    seconds, so ``3x`` means streamopt is 3 times faster.  Peers are named after
+    the library: ``"pandas"``, ``"polars"``, ``"numbagg"``, ``"river"``,
+    ``"numpy"`` (the NumPy reference / the notes' NumPy form), and for PyTorch
+    names starting with ``"torch"`` (``"torch-forloop"``, ``"torch-foreach"``,
+    ``"torch-fused"``, ``"torch"``): "torch's fastest path" is the fastest of them.
+    A row with library ``"floor"`` (a script that measures its own floor) is the
+    floor column of its (case, size, dtype), not a library.
+``case``
+    ``ewa``: starts with ``"1d"`` or ``"2d"`` (the goals pick rows by that prefix).
+    ``optim``: starts with the optimizer's name (``"sgd"``, ``"momentum"``,
+    ``"rmsprop"``, ``"adam"``, ``"adamw"``).
+``size``
+    Elements per call: values (n·k for 2-D), parameters, values per update call.
+``extra`` keys
+    ``bytes_per_element`` (float, on the streamopt row): bytes the operation
+    must move per element, counted as STREAM counts them: each array read adds
+    its itemsize, each array written adds it again, no write-allocate.  EWA
+    float64: read x, write out = 16; Adam float32: parameters, m and v read and
+    written, gradient read = 4·(2+2+2+1) = 28.  The runner turns it into the
+    bandwidth floor ``bytes_per_element / triad bandwidth(threads)``
+    (``bench/floor.py``).
+    ``threads`` (int): threads the kernel may use at that size (default: all
+    cores); picks the triad bandwidth of 1 core or of all cores.
+    ``floor`` (str): ``"bandwidth"`` (default) or ``"chain"`` for a serial
+    recurrence (1-D EWA), whose floor is the slower of the multiply-add chain's
+    latency and the one-core bandwidth.
+    ``floor_ns_per_element`` (float): the floor itself, filled in by the
+    runner from the keys above unless a script sets it.
+    ``compile_seconds`` (float): one-time compilation, reported apart.
+    ``missing`` (str): set by :func:`missing`: why the library was not measured.
 """
 
 from __future__ import annotations

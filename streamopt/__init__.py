@@ -12,7 +12,12 @@ __version__ = "0.1.0"
 from . import datasets  # noqa: F401
 
 # --- EWA: streamopt.ewa -------------------------------------------------------
+from . import accessor as _accessor  # noqa: F401  (registers .streamopt on pandas objects)
+from .ewa import EWA, beta_from, ewa, ewstd, ewvar, horizon  # noqa: F401
 
 # --- optimizers: streamopt.params, streamopt.optim, streamopt.schedules -------
+from .params import FlatParams  # noqa: E402,F401
+from .optim import SGD, Momentum, RMSprop, Adam  # noqa: E402,F401
+from . import schedules  # noqa: E402,F401
 
 # --- training: streamopt.pipeline, streamopt.model, streamopt.train ------------

@@ -1,0 +1,458 @@
+"""Rendering of a benchmark run: ``results.json``, ``report.md``, one PNG plot per group, the goals.
+
+Nothing here measures: every function takes the machine description, the
+:class:`~_harness.Result` rows and the groups' status, so a report can be
+rebuilt from a ``results.json`` and tested on synthetic rows.
+
+Reading the numbers
+-------------------
+* A cell is the **best** time per element (per parameter, per value) of several
+  repeats, in nanoseconds, then ``±s%``, the spread (median / best − 1).
+* ``(r x)`` after a peer's time is peer time / streamopt time: above 1,
+  streamopt is faster.
+* ``floor`` is the machine's limit for that kernel: bytes it must move ÷ the
+  triad bandwidth, or the latency of a serial multiply-add chain (1-D EWA);
+  ``vs floor`` is streamopt time / floor (1 = at the limit).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from _harness import Result
+
+#: Groups in the order they run and are reported.
+GROUP_ORDER = ("floor", "ewa", "stream", "optim", "train", "startup")
+
+#: What each group's numbers are per.
+UNITS = {"ewa": "ns per value", "stream": "ns per value", "optim": "ns per parameter",
+         "train": "ns per epoch-example", "floor": "ns per element", "startup": "seconds"}
+
+BASELINE = "streamopt"
+FLOOR = "floor"
+
+Key = tuple[str, str, int, str]  # (group, case, size, dtype)
+
+
+# --------------------------------------------------------------------------- rows
+def measured(r: Result) -> bool:
+    """True when ``r`` holds a time (not a missing peer)."""
+    return "missing" not in r.extra and r.seconds == r.seconds and r.seconds > 0
+
+
+def index(results: Iterable[Result]) -> dict[Key, dict[str, Result]]:
+    """Rows keyed by (group, case, size, dtype), each a mapping library -> Result, in first-seen order."""
+    rows: dict[Key, dict[str, Result]] = {}
+    for r in results:
+        rows.setdefault((r.group, r.case, r.size, r.dtype), {})[r.library] = r
+    return rows
+
+
+def floor_ns(by_lib: dict[str, Result]) -> float | None:
+    """The floor of one row: a ``floor`` library row, else the baseline's ``floor_ns_per_element``."""
+    f = by_lib.get(FLOOR)
+    if f is not None and measured(f):
+        return f.ns_per_element
+    base = by_lib.get(BASELINE)
+    if base is not None:
+        value = base.extra.get("floor_ns_per_element")
+        if isinstance(value, (int, float)) and value == value and value > 0:
+            return float(value)
+    return None
+
+
+def _fastest(by_lib: dict[str, Result], accept: Callable[[str], bool]) -> Result | None:
+    candidates = [r for lib, r in by_lib.items() if accept(lib) and measured(r)]
+    return min(candidates, key=lambda r: r.seconds) if candidates else None
+
+
+def is_torch(lib: str) -> bool:
+    return lib.startswith("torch")
+
+
+def is_numpy(lib: str) -> bool:
+    return lib.startswith("numpy") or lib == "reference"
+
+
+# --------------------------------------------------------------------------- goals
+@dataclass
+class Goal:
+    """One goal of the suite, evaluated on the measured rows."""
+
+    name: str
+    status: str          # "met", "not met", "not evaluated"
+    measured: str        # the worst measured ratio (and where), or why it was not evaluated
+    rows: int = 0        # rows the verdict is based on
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "measured": self.measured, "rows": self.rows}
+
+
+def _where(key: Key) -> str:
+    return f"{key[1]} {fmt_size(key[2])} {key[3]}".strip()
+
+
+def _ratio_goal(name: str, rows: dict[Key, dict[str, Result]], select: Callable[[Key], bool],
+                ratio: Callable[[dict[str, Result]], float | None], *, at_least: float | None = None,
+                at_most: float | None = None, need: str) -> Goal:
+    """Evaluate ``ratio`` on every selected row; the goal holds when the worst row satisfies the bound."""
+    values = []
+    for key, by_lib in rows.items():
+        if not select(key):
+            continue
+        base = by_lib.get(BASELINE)
+        if base is None or not measured(base):
+            continue
+        value = ratio(by_lib)
+        if value is not None and math.isfinite(value):
+            values.append((value, key))
+    if not values:
+        return Goal(name, "not evaluated", f"no rows with {need}")
+    if at_least is not None:
+        worst, key = min(values)
+        ok = worst >= at_least
+    else:
+        worst, key = max(values)
+        ok = worst <= at_most
+    best = max(values)[0] if at_least is not None else min(values)[0]
+    text = f"worst {worst:.3g}x ({_where(key)})"
+    if len(values) > 1:
+        text += f", best {best:.3g}x, {len(values)} rows"
+    return Goal(name, "met" if ok else "not met", text, len(values))
+
+
+def _peer_ratio(accept: Callable[[str], bool]) -> Callable[[dict[str, Result]], float | None]:
+    def ratio(by_lib: dict[str, Result]) -> float | None:
+        peer = _fastest(by_lib, accept)
+        return None if peer is None else peer.seconds / by_lib[BASELINE].seconds
+    return ratio
+
+
+def _floor_ratio(by_lib: dict[str, Result]) -> float | None:
+    f = floor_ns(by_lib)
+    return None if f is None else by_lib[BASELINE].ns_per_element / f
+
+
+def evaluate_goals(results: list[Result]) -> list[Goal]:
+    """The speed goals of the suite, each met / not met with the worst measured ratio.
+
+    A ratio goal holds when **every** measured row it covers meets it; the
+    report names the worst row.
+    """
+    rows = index(results)
+
+    def group_case(group: str, prefix: str = "", max_size: float = math.inf, min_size: float = 0):
+        return lambda k: k[0] == group and k[1].startswith(prefix) and min_size <= k[2] <= max_size
+
+    one_d = [k[2] for k, v in rows.items() if k[0] == "ewa" and k[1].startswith("1d") and BASELINE in v]
+    largest_1d = max(one_d) if one_d else 0
+    at_largest = f" (at the largest size, {fmt_size(largest_1d)})" if largest_1d else " (at the largest size)"
+    goals = [
+        _ratio_goal("EWA 2-D ≥ 2x numbagg", rows, group_case("ewa", "2d"),
+                    _peer_ratio(lambda lib: lib == "numbagg"), at_least=2.0, need="streamopt and numbagg on 2d cases"),
+        _ratio_goal("EWA 2-D ≤ 1.3x the bandwidth floor", rows, group_case("ewa", "2d"), _floor_ratio,
+                    at_most=1.3, need="streamopt and a floor on 2d cases"),
+        _ratio_goal("EWA 1-D ≥ 1.5x numbagg" + at_largest, rows,
+                    group_case("ewa", "1d", min_size=largest_1d), _peer_ratio(lambda lib: lib == "numbagg"),
+                    at_least=1.5, need="streamopt and numbagg on 1d cases"),
+        _ratio_goal("every optimizer faster than torch's fastest CPU path at every size", rows,
+                    group_case("optim"), _peer_ratio(is_torch), at_least=1.0 + 1e-12,
+                    need="streamopt and a torch path"),
+        _ratio_goal("every optimizer ≥ 10x torch's fastest path at ≤ 1e4 parameters", rows,
+                    group_case("optim", max_size=10_000), _peer_ratio(is_torch), at_least=10.0,
+                    need="streamopt and a torch path at ≤ 1e4 parameters"),
+        _ratio_goal("every optimizer ≤ 1.2x the bandwidth floor at 1e7 parameters", rows,
+                    group_case("optim", min_size=10_000_000), _floor_ratio, at_most=1.2,
+                    need="streamopt and a floor at ≥ 1e7 parameters (not measured with --quick?)"),
+        _ratio_goal("experiment ≥ 40x the NumPy form", rows, group_case("train"), _peer_ratio(is_numpy),
+                    at_least=40.0, need="streamopt and the NumPy form"),
+        _ratio_goal("experiment ≥ 20x PyTorch", rows, group_case("train"), _peer_ratio(is_torch),
+                    at_least=20.0, need="streamopt and PyTorch"),
+    ]
+    warm = [(r.seconds, r.case) for r in results
+            if r.group == "startup" and r.library == "warm" and r.case != "import" and measured(r)]
+    name = "warm-cache import + first call ≤ 2 s"
+    if warm:
+        worst, case = max(warm)
+        goals.append(Goal(name, "met" if worst <= 2.0 else "not met",
+                          f"worst {worst:.3g} s ({case}), {len(warm)} functions", len(warm)))
+    else:
+        goals.append(Goal(name, "not evaluated", "no warm start-up rows"))
+    return goals
+
+
+# --------------------------------------------------------------------------- text
+def fmt_size(size: int) -> str:
+    return f"{size:.0e}".replace("e+0", "e").replace("e+", "e") if size >= 10_000 else str(size)
+
+
+def fmt_value(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _cell(r: Result | None, base: Result | None, unit_seconds: bool) -> str:
+    if r is None:
+        return ""
+    if not measured(r):
+        return "missing" if "missing" in r.extra else "n/a"
+    text = f"{r.seconds:.3g} s" if unit_seconds else fmt_value(r.ns_per_element)
+    if r.spread == r.spread:
+        text += f" ±{r.spread * 100:.0f}%"
+    if base is not None and r is not base and measured(base):
+        text += f" ({r.seconds / base.seconds:.2g}x)"
+    return text
+
+
+def markdown_table(results: list[Result], group: str) -> str:
+    """The Markdown table of one group: a row per (case, size, dtype), a column per library,
+    then the floor and streamopt / floor where a floor applies."""
+    rows = {k: v for k, v in index(results).items() if k[0] == group}
+    libs: list[str] = []
+    for by_lib in rows.values():
+        for lib in by_lib:
+            if lib != FLOOR and lib not in libs:
+                libs.append(lib)
+    if BASELINE in libs:
+        libs.insert(0, libs.pop(libs.index(BASELINE)))
+    has_floor = any(floor_ns(v) is not None for v in rows.values())
+    header = ["case", "size", "dtype", *libs] + (["floor", "vs floor"] if has_floor else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    seconds = group == "startup"
+    for (_, case, size, dtype), by_lib in rows.items():
+        base = by_lib.get(BASELINE)
+        cells = [case, fmt_size(size), dtype or "–"]
+        cells += [_cell(by_lib.get(lib), base, seconds) for lib in libs]
+        if has_floor:
+            f = floor_ns(by_lib)
+            cells.append("" if f is None else fmt_value(f))
+            cells.append("" if f is None or base is None or not measured(base)
+                         else f"{base.ns_per_element / f:.2f}x")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine_limits(results: list[Result]) -> list[str]:
+    """Lines describing the measured floor (bandwidth and chain latency), if the floor group ran."""
+    out = []
+    for r in results:
+        if r.group != "floor" or not measured(r):
+            continue
+        if r.case.startswith("triad"):
+            out.append(f"- memory bandwidth, {r.extra.get('threads', '?')} thread(s): "
+                       f"{r.extra.get('gb_per_s', float('nan')):.1f} GB/s (triad, ±{r.spread * 100:.0f}%)")
+        elif r.case == "chain":
+            out.append(f"- serial multiply-add chain ({r.dtype}): {r.ns_per_element:.3g} ns per element")
+    return out
+
+
+def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, dict[str, Any]],
+             goals: list[Goal], *, quick: bool = False, command: str = "streamopt bench") -> str:
+    """The whole report: machine, then a section per group, then the goals."""
+    lines = ["# streamopt benchmark report", "",
+             f"Produced by `{command}`" + (" (`--quick`: fewer sizes and repeats)" if quick else "") + ".", "",
+             "## Machine", "", "| | |", "|---|---|"]
+    for key, value in machine.items():
+        if key == "versions":
+            continue
+        lines.append(f"| {key} | {value} |")
+    for name, version in machine.get("versions", {}).items():
+        lines.append(f"| {name} | {version} |")
+    limits = machine_limits(results)
+    if limits:
+        lines += ["", "Measured limits:", "", *limits]
+    lines += ["", "How to read: a cell is the best time of several repeats ±spread (median / best − 1); "
+              "`(r x)` is the peer's time / streamopt's time (above 1: streamopt is faster); `floor` is "
+              "the machine's limit for the kernel and `vs floor` streamopt's time / floor."]
+    for group in _ordered(groups, results):
+        info = groups.get(group, {"status": "ok"})
+        lines += ["", f"## {group}", ""]
+        status = info.get("status", "ok")
+        if status != "ok":
+            lines.append(f"**{status}**: {info.get('detail', '')}")
+            lines.append("")
+        if any(r.group == group for r in results):
+            lines += [f"Unit: {UNITS.get(group, 'ns per element')}."
+                      + (f" Ran in {info['seconds']:.0f} s." if "seconds" in info else ""), "",
+                      markdown_table(results, group)]
+            notes = sorted({f"- {r.library} at {r.case}: {r.extra['missing']}" for r in results
+                            if r.group == group and "missing" in r.extra})
+            if notes:
+                lines += ["", "Not measured:", "", *notes]
+            if info.get("plot"):
+                lines += ["", f"![{group}]({info['plot']})"]
+    lines += ["", "## Goals", "", "| goal | status | measured |", "|---|---|---|"]
+    for g in goals:
+        lines.append(f"| {g.name} | {g.status} | {g.measured} |")
+    return "\n".join(lines) + "\n"
+
+
+def _ordered(groups: dict[str, Any], results: list[Result]) -> list[str]:
+    names = list(groups) + [r.group for r in results]
+    seen = list(dict.fromkeys(names))
+    return sorted(seen, key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER else len(GROUP_ORDER), g))
+
+
+# --------------------------------------------------------------------------- json
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null; tuples become lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    try:  # numpy scalars
+        return _clean(value.item())
+    except AttributeError:
+        return str(value)
+
+
+def results_json(machine: dict[str, Any], results: list[Result], groups: dict[str, dict[str, Any]],
+                 goals: list[Goal], *, quick: bool = False, command: str = "streamopt bench") -> dict[str, Any]:
+    """The content of ``results.json`` (schema 1): machine, groups' status, every result, goals."""
+    return _clean({"schema": 1, "command": command, "quick": quick, "machine": machine, "groups": groups,
+                   "results": [r.as_dict() for r in results], "goals": [g.as_dict() for g in goals]})
+
+
+# --------------------------------------------------------------------------- plots
+def plot_group(results: list[Result], group: str, path: Path) -> Path | None:
+    """One PNG per group: per (case, dtype) a log-log panel of time per element against size,
+    a line per library, the floor dashed.  ``startup`` is a bar chart of seconds.  Returns the
+    path, or None when the group has no measured row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if r.group == group and measured(r)]
+    if not rows:
+        return None
+    if group == "startup":
+        return _plot_startup(rows, path, plt)
+    panels: dict[tuple[str, str], list[Result]] = {}
+    for r in rows:
+        panels.setdefault((r.case, r.dtype), []).append(r)
+    floors = {k: floor_ns(v) for k, v in index(results).items() if k[0] == group}
+    ncols = min(4, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, 4.2 * ncols), 3.4 * nrows + 0.6), squeeze=False)
+    libs = list(dict.fromkeys(r.library for r in rows if r.library != FLOOR))
+    colors = {lib: f"C{i % 10}" for i, lib in enumerate(libs)}
+    for ax, ((case, dtype), panel) in zip(axes.flat, panels.items()):
+        fl = sorted((k[2], v) for k, v in floors.items() if k[1] == case and k[3] == dtype and v is not None)
+        if len({r.size for r in panel}) == 1:  # one size: bars per library
+            _bars(ax, panel, libs, colors, fl[0][1] if fl else None)
+            ax.set_title(f"{case} {dtype} (size {fmt_size(panel[0].size)})".strip(), fontsize=9)
+            ax.set_xlabel(UNITS.get(group, "ns per element"), fontsize=8)
+            continue
+        for lib in libs:
+            pts = sorted((r.size, r.ns_per_element) for r in panel if r.library == lib)
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=3, color=colors[lib], label=lib,
+                        lw=2.2 if lib == BASELINE else 1.2)
+        if fl:
+            ax.plot(*zip(*fl), ls="--", color="black", lw=1, marker="_", label="floor")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{case} {dtype}".strip(), fontsize=9)
+        ax.set_xlabel("size", fontsize=8)
+        ax.set_ylabel(UNITS.get(group, "ns per element"), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, which="both", alpha=0.25)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    handles, labels = {}, []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(6, len(handles)),
+               fontsize=8, frameon=False)
+    fig.suptitle(f"{group}: time per element against size (log-log, lower is faster)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _bars(ax, panel: list[Result], libs: list[str], colors: dict[str, str], floor: float | None) -> None:
+    """A panel with a single size: one horizontal bar per library (log scale), the floor dashed."""
+    bars = [(lib, r.ns_per_element) for lib in libs for r in panel if r.library == lib]
+    ys = range(len(bars))
+    ax.barh(list(ys), [v for _, v in bars], color=[colors[lib] for lib, _ in bars])
+    for lib, _ in bars:  # legend entries shared with the line panels
+        ax.plot([], [], color=colors[lib], label=lib)
+    ax.set_yticks(list(ys), [lib for lib, _ in bars], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    if floor is not None:
+        ax.axvline(floor, ls="--", color="black", lw=1, label="floor")
+    ax.tick_params(labelsize=7)
+    ax.grid(True, which="both", axis="x", alpha=0.25)
+
+
+def _plot_startup(rows: list[Result], path: Path, plt) -> Path:
+    cases = list(dict.fromkeys(r.case for r in rows))
+    libs = list(dict.fromkeys(r.library for r in rows))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(cases) + 1.5))
+    height = 0.8 / max(len(libs), 1)
+    for j, lib in enumerate(libs):
+        by_case = {r.case: r.seconds for r in rows if r.library == lib}
+        ys = [i + j * height for i, c in enumerate(cases) if c in by_case]
+        ax.barh(ys, [by_case[c] for c in cases if c in by_case], height=height, label=f"{lib} cache")
+    ax.axvline(2.0, ls="--", color="black", lw=1, label="goal: 2 s")
+    ax.set_yticks([i + height * (len(libs) - 1) / 2 for i in range(len(cases))], cases, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds (import + first call; 'import' alone)")
+    ax.legend(fontsize=8)
+    ax.set_title("startup: a new process", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------- all
+def write_report(out: Path, machine: dict[str, Any], results: list[Result], groups: dict[str, dict[str, Any]],
+                 *, quick: bool = False, command: str = "streamopt bench") -> dict[str, Path]:
+    """Write ``results.json``, ``report.md`` and ``<group>.png`` into ``out``; returns what was written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    groups = {name: dict(info) for name, info in groups.items()}
+    for group in _ordered(groups, results):
+        try:
+            path = plot_group(results, group, out / f"{group}.png")
+        except Exception as exc:  # a plot must not lose the numbers
+            groups.setdefault(group, {"status": "ok"})["plot_error"] = f"{type(exc).__name__}: {exc}"
+            continue
+        if path is not None:
+            groups.setdefault(group, {"status": "ok"})["plot"] = path.name
+            written[f"plot:{group}"] = path
+    goals = evaluate_goals(results)
+    data = results_json(machine, results, groups, goals, quick=quick, command=command)
+    (out / "results.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    written["json"] = out / "results.json"
+    (out / "report.md").write_text(markdown(machine, results, groups, goals, quick=quick, command=command),
+                                   encoding="utf-8")
+    written["markdown"] = out / "report.md"
+    return written
+
+
+def load_results(path: Path) -> tuple[dict[str, Any], list[Result], dict[str, dict[str, Any]]]:
+    """Read a ``results.json`` back: (machine, results, groups), e.g. to re-render a report."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    results = []
+    for d in data["results"]:
+        d = dict(d)
+        d.pop("ns_per_element", None)
+        for k in ("seconds", "spread"):
+            if d[k] is None:
+                d[k] = float("nan")
+        results.append(Result(**d))
+    return data["machine"], results, data["groups"]

@@ -1,0 +1,244 @@
+"""The benchmark suite in one command: every group, a table per group, JSON, a Markdown report, plots.
+
+    python bench/run.py [--quick] [--only GROUP ...] [--out DIR]
+    streamopt bench    [--quick] [--only GROUP ...] [--out DIR]     (the same code)
+
+Groups (one script each in ``bench/``, each with ``run(quick) -> list[Result]``):
+
+    floor    the machine's limits: triad memory bandwidth, serial multiply-add latency
+    ewa      batch EWA, 1-D and 2-D, vs pandas, polars, numbagg, NumPy
+    stream   streaming EWA updates vs river and pandas online
+    optim    fused optimizer steps vs torch.optim and NumPy
+    train    the notes' experiment vs its NumPy form and PyTorch
+    startup  import + first call in a new process, warm and cold Numba cache
+
+A group whose script is missing or raises is reported as such and the others
+still run; the exit status is then 1.  ``--quick`` uses fewer sizes and
+repeats (the whole suite in under a minute); its numbers are indicative only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+BENCH = Path(__file__).resolve().parent
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from _harness import Result, format_table  # noqa: E402
+
+#: group -> script (module) in bench/, in the order they run (floor first: the others reuse its cache).
+GROUPS: dict[str, str] = {
+    "floor": "floor",
+    "ewa": "ewa",
+    "stream": "stream",
+    "optim": "optimizers",
+    "train": "train",
+    "startup": "startup",
+}
+
+#: distributions whose version the header prints ("missing" when not installed).
+VERSIONS = ("streamopt", "numpy", "numba", "pandas", "matplotlib", "polars", "numbagg", "river", "torch")
+
+DEFAULT_OUT = "bench-results"
+
+
+# --------------------------------------------------------------------------- machine
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _memory_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, memory, OS, Python and the version of every library measured."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        available = os.cpu_count()
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "cores available": available,
+        "numba threads": os.environ.get("NUMBA_NUM_THREADS", str(available)),
+        "memory (GB)": _memory_gb(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "versions": {name: _version(name) for name in VERSIONS},
+    }
+
+
+def machine_header(machine: dict[str, Any]) -> str:
+    lines = [f"{k}: {v}" for k, v in machine.items() if k != "versions"]
+    lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- floors
+def annotate_floors(results: list[Result], quick: bool) -> str | None:
+    """Fill ``extra["floor_ns_per_element"]`` on streamopt rows that state their ``bytes_per_element``.
+
+    The floor is ``bytes_per_element / triad bandwidth(threads)`` (threads: the
+    row's ``threads``, default all cores); with ``floor="chain"`` it is the
+    slower of that (one core) and the serial multiply-add latency of the dtype.
+    EWA rows without ``bytes_per_element`` get the operation's minimum, read x
+    and write the output (2 · itemsize), a chain floor for ``1d`` cases.
+    Returns an error message when the floor could not be measured.
+    """
+    for r in results:  # EWA's irreducible traffic when its script does not state it: read x, write out
+        if (r.group == "ewa" and r.library == "streamopt" and "bytes_per_element" not in r.extra
+                and r.dtype in ("float32", "float64") and r.case.startswith(("1d", "2d"))):
+            r.extra["bytes_per_element"] = 2 * (4 if r.dtype == "float32" else 8)
+            r.extra.setdefault("floor", "chain" if r.case.startswith("1d") else "bandwidth")
+    todo = [r for r in results if r.library == "streamopt" and "bytes_per_element" in r.extra
+            and "floor_ns_per_element" not in r.extra and "missing" not in r.extra]
+    if not todo:
+        return None
+    try:
+        floor = importlib.import_module("floor")
+        for r in todo:
+            kind = r.extra.get("floor", "bandwidth")
+            threads = 1 if kind == "chain" else int(r.extra.get("threads") or floor.all_threads())
+            floor.bandwidth_bytes_per_second(threads, quick=quick)  # measured once, quick or full
+            value = floor.floor_ns_per_element(float(r.extra["bytes_per_element"]), threads)
+            if kind == "chain":
+                value = max(value, floor.chain_ns_per_element(r.dtype or "float64", quick=quick))
+            r.extra["floor_ns_per_element"] = value
+    except Exception as exc:  # the numbers of the groups stand without a floor
+        return f"floor not computed: {type(exc).__name__}: {exc}"
+    return None
+
+
+# --------------------------------------------------------------------------- suite
+def _load(module_name: str):
+    """Import a group script; returns (module, None) or (None, (status, detail))."""
+    try:
+        return importlib.import_module(module_name), None
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None, ("missing", f"bench/{module_name}.py not found")
+        return None, ("failed", f"import of bench/{module_name}.py: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        return None, ("failed", f"import of bench/{module_name}.py: {type(exc).__name__}: {exc}")
+
+
+def _valid(rows: Any, group: str) -> list[Result]:
+    if not isinstance(rows, list):
+        raise TypeError(f"run() returned {type(rows).__name__}, expected a list of Result")
+    for r in rows:
+        for attr in ("group", "case", "library", "size", "dtype", "seconds", "spread", "extra"):
+            if not hasattr(r, attr):
+                raise TypeError(f"run() returned a row without {attr!r}: {r!r}")
+    return rows
+
+
+def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: str | Path = DEFAULT_OUT,
+              echo: Callable[[str], None] = lambda s: print(s, flush=True),
+              command: str | None = None) -> int:
+    """Run the selected groups, print their tables, write the report into ``out``.
+
+    Returns 0 when every selected group ran, 1 when one is missing or failed
+    (its section in the report says why; the others are complete).
+    """
+    selected = [g for g in GROUPS if not only or g in only]
+    unknown = sorted(set(only or ()) - set(GROUPS))
+    if unknown:
+        raise ValueError(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    if command is None:
+        command = "streamopt bench" + (" --quick" if quick else "") + "".join(f" --only {g}" for g in only or ())
+    machine = machine_info()
+    echo(machine_header(machine))
+    results: list[Result] = []
+    groups: dict[str, dict[str, Any]] = {}
+    t_suite = time.perf_counter()
+    for group in selected:
+        echo(f"\n== {group} (bench/{GROUPS[group]}.py{', quick' if quick else ''}) ==")
+        t0 = time.perf_counter()
+        module, problem = _load(GROUPS[group])
+        if problem is None:
+            try:
+                rows = _valid(module.run(quick=quick), group)
+            except Exception as exc:
+                tb = traceback.format_exception(exc)
+                problem = ("failed", f"{type(exc).__name__}: {exc}")
+                echo("".join(tb[-3:]).rstrip())
+            else:
+                results.extend(rows)
+                echo(format_table(rows) if rows else "(no rows)")
+        seconds = time.perf_counter() - t0
+        if problem is None:
+            groups[group] = {"status": "ok", "seconds": seconds}
+        else:
+            groups[group] = {"status": problem[0], "detail": problem[1], "seconds": seconds}
+            echo(f"{group}: {problem[0]}: {problem[1]}")
+        echo(f"({group}: {seconds:.1f} s)")
+    floor_error = annotate_floors(results, quick)
+    if floor_error:
+        echo(floor_error)
+    import report
+
+    written = report.write_report(Path(out), machine, results, groups, quick=quick, command=command)
+    goals = report.evaluate_goals(results)
+    echo("\n== goals ==")
+    for g in goals:
+        echo(f"{g.status:>13}  {g.name}: {g.measured}")
+    echo(f"\nwrote {', '.join(str(p) for p in written.values())} ({time.perf_counter() - t_suite:.0f} s in all)")
+    return 0 if all(info["status"] == "ok" for info in groups.values()) else 1
+
+
+def build_parser(prog: str = "python bench/run.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The suite's options (shared by ``python bench/run.py`` and ``streamopt bench``)."""
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer sizes and repeats: the whole suite in under a minute")
+    parser.add_argument("--only", action="append", choices=list(GROUPS), metavar="GROUP",
+                        help=f"run only this group (repeatable): {', '.join(GROUPS)}")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help="folder for results.json, report.md and the plots (default: %(default)s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_suite(quick=args.quick, only=args.only, out=args.out,
+                     command="python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

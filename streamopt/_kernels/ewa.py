@@ -1,0 +1,354 @@
+"""Kernels for exponentially weighted averages: mean and variance.
+
+The mean follows the notes' recursion, one observation θ at a time::
+
+    V_0 = 0,    V_t = β·V_{t−1} + α·θ_t            (α = 1 − β)
+
+and, with bias correction, outputs V_t / (1 − β^t) where t counts the
+observations seen.  Every kernel takes its state in (``v``: the V of each
+series, ``t``: its observation count, as float64) and leaves it updated, so a
+series fed in chunks runs exactly the same floating-point operations, in the
+same order, as the series fed at once: the outputs are bit-identical whatever
+the split.
+
+Bias correction without cancellation and without a transcendental per element
+-----------------------------------------------------------------------------
+Write t = 64·q + r (0 ≤ r < 64).  Then::
+
+    1 − β^t = (1 − β^{64q}) + β^{64q}·(1 − β^r) = A_q + B_q·T_r
+
+with A_q = 1 − β^{64q} from :func:`one_minus_beta_pow` (one ``expm1`` per 64
+observations), B_q = 1 − A_q = β^{64q}, and the 64-entry table
+T_r = 1 − β^r (:func:`fill_table`).  Every term is non-negative, so there is
+no cancellation; the value depends on t only, never on the chunking.  Once
+B_q = 0 exactly the correction is exactly 1 and the division is skipped (it
+would return V unchanged).
+
+Layouts
+-------
+``lanes``: x has shape (k, n), C-contiguous: k series, each contiguous (1-D
+input, or a column-major 2-D input seen through its transpose).
+``rows``: x has shape (n, k), C-contiguous: n time steps of k series; the
+inner loop walks a row, across series, contiguously.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import jit, one_minus_beta_pow
+
+#: Observations per block of the bias-correction split t = 64·q + r.
+BLOCK = 64
+_SHIFT = 6
+_MASK = BLOCK - 1
+
+
+@jit
+def fill_table(alpha: float, table: np.ndarray) -> None:
+    """table[r] = 1 − β^r for r = 0 … 63 (β = 1 − α)."""
+    for r in range(BLOCK):
+        table[r] = one_minus_beta_pow(alpha, float(r))
+
+
+@jit
+def block_terms(alpha: float, q: int) -> tuple[float, float]:
+    """(A_q, B_q) = (1 − β^{64q}, β^{64q}), B_q computed as 1 − A_q.
+
+    The absolute error of B_q is at most half an ulp of A_q ≤ 1, and B_q only
+    multiplies T_r ≤ 1 in a sum whose other term is A_q, so the correction
+    A_q + B_q·T_r keeps a relative error of a few ulp.
+    """
+    a = one_minus_beta_pow(alpha, float(q * BLOCK))
+    return a, 1.0 - a
+
+
+@jit
+def corrected(v, a_q: float, b_q: float, t_r: float):
+    """V / (A_q + B_q·T_r), or V itself once the correction is exactly 1."""
+    if b_q == 0.0:
+        return v
+    return v / (a_q + b_q * t_r)
+
+
+@jit
+def _advance(xi, v, q, r, a_q, b_q, alpha, beta, alpha64, skipna):
+    """One value of one series: V ← β·V + α·θ (unless θ is a skipped NaN), t ← t + 1."""
+    if xi == xi or not skipna:
+        v = beta * v + alpha * xi
+        r += 1
+        if r == BLOCK:
+            r = 0
+            q += 1
+            a_q, b_q = block_terms(alpha64, q)
+    return v, q, r, a_q, b_q
+
+
+@jit
+def _output(v, q, r, a_q, b_q, table, bias):
+    """The output for state (V, t = 64q + r): NaN before any observation, V or V / (1 − β^t)."""
+    if q == 0 and r == 0:
+        return np.nan
+    if bias:
+        return corrected(v, a_q, b_q, table[r])
+    return v
+
+
+@jit
+def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
+    """EWA mean of k contiguous series: x, out of shape (k, n), C-contiguous.
+
+    Parameters
+    ----------
+    x, out : (k, n) arrays of one float dtype; ``out`` may be ``x``.
+    v : (k,) array of that dtype, the V of each series (updated in place).
+    t : (k,) float64 array, the observation counts (updated in place).
+    table : (64,) float64, from :func:`fill_table`.
+    alpha, beta : α and β = 1 − α in the data dtype (the recursion's factors).
+    alpha64 : α in float64 (the bias correction).
+    bias : output V_t / (1 − β^t) instead of V_t.
+    skipna : a NaN leaves the state untouched (True) or poisons it (False).
+
+    One series is a chain of dependent multiply-adds (latency-bound), so the
+    series are walked four at a time, interleaved: four independent chains.
+    Each series still sees exactly the operations of a lone series.
+    """
+    k, n = x.shape
+    j = 0
+    while j + 4 <= k:
+        v0, v1, v2, v3 = v[j], v[j + 1], v[j + 2], v[j + 3]
+        c0, c1, c2, c3 = int(t[j]), int(t[j + 1]), int(t[j + 2]), int(t[j + 3])
+        q0, r0 = c0 >> _SHIFT, c0 & _MASK
+        q1, r1 = c1 >> _SHIFT, c1 & _MASK
+        q2, r2 = c2 >> _SHIFT, c2 & _MASK
+        q3, r3 = c3 >> _SHIFT, c3 & _MASK
+        a0, b0 = block_terms(alpha64, q0)
+        a1, b1 = block_terms(alpha64, q1)
+        a2, b2 = block_terms(alpha64, q2)
+        a3, b3 = block_terms(alpha64, q3)
+        for i in range(n):
+            v0, q0, r0, a0, b0 = _advance(x[j, i], v0, q0, r0, a0, b0, alpha, beta, alpha64, skipna)
+            v1, q1, r1, a1, b1 = _advance(x[j + 1, i], v1, q1, r1, a1, b1, alpha, beta, alpha64, skipna)
+            v2, q2, r2, a2, b2 = _advance(x[j + 2, i], v2, q2, r2, a2, b2, alpha, beta, alpha64, skipna)
+            v3, q3, r3, a3, b3 = _advance(x[j + 3, i], v3, q3, r3, a3, b3, alpha, beta, alpha64, skipna)
+            out[j, i] = _output(v0, q0, r0, a0, b0, table, bias)
+            out[j + 1, i] = _output(v1, q1, r1, a1, b1, table, bias)
+            out[j + 2, i] = _output(v2, q2, r2, a2, b2, table, bias)
+            out[j + 3, i] = _output(v3, q3, r3, a3, b3, table, bias)
+        v[j], v[j + 1], v[j + 2], v[j + 3] = v0, v1, v2, v3
+        t[j] = float(q0 * BLOCK + r0)
+        t[j + 1] = float(q1 * BLOCK + r1)
+        t[j + 2] = float(q2 * BLOCK + r2)
+        t[j + 3] = float(q3 * BLOCK + r3)
+        j += 4
+    while j < k:
+        vj = v[j]
+        count = int(t[j])
+        q, r = count >> _SHIFT, count & _MASK
+        a_q, b_q = block_terms(alpha64, q)
+        for i in range(n):
+            vj, q, r, a_q, b_q = _advance(x[j, i], vj, q, r, a_q, b_q, alpha, beta, alpha64, skipna)
+            out[j, i] = _output(vj, q, r, a_q, b_q, table, bias)
+        v[j] = vj
+        t[j] = float(q * BLOCK + r)
+        j += 1
+
+
+@jit
+def _emit_row(out, i, v, t, table, alpha64, bias):
+    """out[i, :] from the state of every series (any counts)."""
+    nan = np.nan
+    k = v.shape[0]
+    cached_q = -1
+    a_q = 0.0
+    b_q = 1.0
+    for j in range(k):
+        count = int(t[j])
+        if count == 0:
+            out[i, j] = nan
+        elif bias:
+            q = count >> _SHIFT
+            if q != cached_q:
+                a_q, b_q = block_terms(alpha64, q)
+                cached_q = q
+            out[i, j] = corrected(v[j], a_q, b_q, table[count & _MASK])
+        else:
+            out[i, j] = v[j]
+
+
+@jit
+def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
+    """EWA mean of k parallel series: x, out of shape (n, k), C-contiguous.
+
+    Same parameters and state as :func:`ewa_lanes`.  The inner loop walks a row
+    across the k series (contiguous, vectorised).  While every series has seen
+    the same number of observations (no NaN skipped so far) the bias correction
+    is computed once per row; a row with a skipped NaN is re-emitted per series.
+    """
+    n, k = x.shape
+    if n == 0 or k == 0:
+        return
+    nan = np.nan
+    t0 = t[0]
+    uniform = True
+    for j in range(k):
+        if t[j] != t0:
+            uniform = False
+    cached_q = -1
+    a_q = 0.0
+    b_q = 1.0
+    for i in range(n):
+        # the correction this row needs if every series observes a value
+        scale = 1.0
+        divide = False
+        if uniform and bias:
+            count = int(t0) + 1
+            q = count >> _SHIFT
+            if q != cached_q:
+                a_q, b_q = block_terms(alpha64, q)
+                cached_q = q
+            if b_q != 0.0:
+                divide = True
+                scale = a_q + b_q * table[count & _MASK]
+        skipped = 0
+        for j in range(k):
+            xj = x[i, j]
+            vj = v[j]
+            seen = xj == xj or not skipna
+            new = beta * vj + alpha * xj
+            vj = new if seen else vj
+            v[j] = vj
+            t[j] += 1.0 if seen else 0.0
+            skipped += 0 if seen else 1
+            out[i, j] = vj / scale if divide else vj
+        if skipped == 0 and uniform:
+            t0 += 1.0
+        else:
+            t0 = t[0]
+            uniform = True
+            for j in range(k):
+                if t[j] != t0:
+                    uniform = False
+            _emit_row(out, i, v, t, table, alpha64, bias)
+
+
+@jit
+def ewa_scalar(x, state):
+    """One observation of one float64 series; returns the output value.
+
+    ``state`` is the float64 buffer of a one-series stream:
+    [V, t, T_0 … T_63, α, β, bias, skipna, A_q, B_q, q] (offsets in
+    :data:`SCALAR_LAYOUT`; q = −1 marks A_q, B_q as not yet computed).  The
+    step and the output are those of :func:`ewa_lanes` (the same helpers), so
+    feeding values one at a time is bit-identical to any other chunking.
+    """
+    alpha = state[66]
+    count = int(state[1])
+    q = count >> _SHIFT
+    r = count & _MASK
+    if float(q) != state[72]:
+        state[70], state[71] = block_terms(alpha, q)
+    v, q, r, a_q, b_q = _advance(x, state[0], q, r, state[70], state[71], alpha, state[67], alpha,
+                                 state[69] != 0.0)
+    state[0] = v
+    state[1] = float(q * BLOCK + r)
+    state[70] = a_q
+    state[71] = b_q
+    state[72] = float(q)
+    return _output(v, q, r, a_q, b_q, state[2:66], state[68] != 0.0)
+
+
+#: Offsets in the :func:`ewa_scalar` buffer.
+SCALAR_LAYOUT = {"v": 0, "t": 1, "table": 2, "alpha": 66, "beta": 67, "bias": 68,
+                 "skipna": 69, "a_q": 70, "b_q": 71, "q": 72, "size": 73}
+
+
+# ----------------------------------------------------------------- variance
+@jit
+def _var_step(x, beta, skipna, mean, m2, sw, sw2, count):
+    """One value of the weighted (West) update, as pandas' ``ewmcov`` (adjust=True).
+
+    With weights w_i = β^{t−i}: sw = Σw, sw2 = Σw², mean the weighted mean and
+    m2 = Σw·(x − mean)² / Σw (the biased variance).  For a new value::
+
+        sw ← β·sw,  mean' = (sw·mean + x) / (sw + 1),
+        m2 ← (sw·(m2 + (mean − mean')²) + (x − mean')²) / (sw + 1),  sw ← sw + 1
+
+    Every term is a square times a positive weight (never negative), and a
+    constant series keeps mean' = mean exactly, hence m2 = 0 exactly.
+    """
+    if x != x:
+        if skipna:
+            return mean, m2, sw, sw2, count
+        return np.nan, np.nan, sw, sw2, count + 1.0
+    if count == 0.0:
+        return x, 0.0, 1.0, 1.0, 1.0
+    sw = sw * beta
+    sw2 = sw2 * (beta * beta)
+    old = mean
+    if mean != x:
+        mean = (sw * old + x) / (sw + 1.0)
+    m2 = (sw * (m2 + (old - mean) * (old - mean)) + (x - mean) * (x - mean)) / (sw + 1.0)
+    return mean, m2, sw + 1.0, sw2 + 1.0, count + 1.0
+
+
+@jit
+def _var_value(m2, sw, sw2, count, bias):
+    """The biased variance m2, or unbiased m2·sw² / (sw² − sw2) (NaN while undefined)."""
+    if count == 0.0:
+        return np.nan
+    if bias:
+        return m2
+    num = sw * sw
+    den = num - sw2
+    if den > 0.0:
+        return (num / den) * m2
+    return np.nan
+
+
+@jit
+def ewvar_lanes(x, out, state, beta, bias, skipna):
+    """EW variance of k contiguous series: x, out of shape (k, n), C-contiguous.
+
+    ``state`` is a (5, k) float64 array (mean, m2, sw, sw2, count) per series,
+    updated in place; computation is in float64 whatever the data dtype.
+    """
+    k, n = x.shape
+    for j in range(k):
+        mean = state[0, j]
+        m2 = state[1, j]
+        sw = state[2, j]
+        sw2 = state[3, j]
+        count = state[4, j]
+        for i in range(n):
+            mean, m2, sw, sw2, count = _var_step(float(x[j, i]), beta, skipna, mean, m2, sw, sw2, count)
+            out[j, i] = _var_value(m2, sw, sw2, count, bias)
+        state[0, j] = mean
+        state[1, j] = m2
+        state[2, j] = sw
+        state[3, j] = sw2
+        state[4, j] = count
+
+
+@jit
+def ewvar_rows(x, out, state, beta, bias, skipna):
+    """EW variance of k parallel series: x, out of shape (n, k), C-contiguous.
+
+    Same state and arithmetic as :func:`ewvar_lanes`, walking each row across
+    the series.
+    """
+    n, k = x.shape
+    for i in range(n):
+        for j in range(k):
+            mean, m2, sw, sw2, count = _var_step(float(x[i, j]), beta, skipna, state[0, j], state[1, j],
+                                                 state[2, j], state[3, j], state[4, j])
+            state[0, j] = mean
+            state[1, j] = m2
+            state[2, j] = sw
+            state[3, j] = sw2
+            state[4, j] = count
+            out[i, j] = _var_value(m2, sw, sw2, count, bias)
+
+
+__all__ = ["BLOCK", "SCALAR_LAYOUT", "fill_table", "block_terms", "corrected", "ewa_lanes", "ewa_rows",
+           "ewa_scalar", "ewvar_lanes", "ewvar_rows"]

@@ -1,0 +1,474 @@
+"""The fully connected network of the notes, and its compiled training loop.
+
+Layout (the API builds it; these kernels only compute):
+
+- Parameters live in one flat buffer ``flat``: W_l (n_l × n_{l−1}, row-major)
+  starts at ``w_off[l]`` and b_l (n_l) at ``b_off[l]``, for l = 1..L
+  (``dims`` = [n_0, …, n_L]).  The gradient buffer ``g`` has the same layout.
+- A batch of ``nb`` examples is a row-major (rows × nb) block stored in a 1-D
+  array: entry (i, j) of layer l's activation A_l sits at
+  ``act[a_base[l] + i·nb + j]``; ``a_base[l] = B·(n_1 + … + n_{l−1})`` for a
+  capacity of B examples.  Examples are columns, as in the notes.
+
+The model: Z_l = W_l·A_{l−1} + b_l, A_l = ReLU(Z_l) for l < L and
+A_L = σ(Z_L) = 1/(1 + e^{−Z_L}).  The cost is the mean cross-entropy
+−[y·log a + (1 − y)·log(1 − a)] over the batch's examples, and the gradient
+is that of the **mean**: dZ_L = (A_L − Y)/m, dW_l = dZ_l·A_{l−1}ᵀ,
+db_l = Σ_j dZ_l[:, j], dZ_{l−1} = (W_lᵀ·dZ_l) ⊙ [A_{l−1} > 0].
+
+Sums over the examples use NumPy's pairwise summation (8 accumulators,
+blocks of 128), so ``np.sum`` and these kernels add in the same order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._common import jit, one_minus_beta_pow
+from .legacy_rng import legacy_permutation
+from .optim import adam_step, momentum_step, rmsprop_step, sgd_step
+
+#: Optimizer codes understood by :func:`train_epochs`.
+SGD, MOMENTUM, RMSPROP, ADAM = 0, 1, 2, 3
+
+#: Slots of the ``hyper`` array (float64) handed to :func:`train_epochs`.
+H_BETA, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
+HYPER_SIZE = 5
+
+#: Slots of the ``flags`` array (bool) handed to :func:`train_epochs`.
+F_SUM_FORM, F_NESTEROV, F_CENTERED, F_DECOUPLED, F_AMSGRAD = 0, 1, 2, 3, 4
+FLAGS_SIZE = 5
+
+_BLOCK = 128
+
+
+@jit
+def _sum_block(a, n):
+    """NumPy's pairwise summation of a[0 : n] for n ≤ 128: eight interleaved
+    accumulators, combined as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)),
+    then the n mod 8 leftovers in order; plain order below 8 terms."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r0 = a[0]
+    r1 = a[1]
+    r2 = a[2]
+    r3 = a[3]
+    r4 = a[4]
+    r5 = a[5]
+    r6 = a[6]
+    r7 = a[7]
+    n8 = n - (n % 8)
+    for i in range(8, n8, 8):
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(n8, n):
+        res += a[i]
+    return res
+
+
+@jit
+def _dot_block(a, b, n):
+    """As :func:`_sum_block` for the terms a[i]·b[i], each product rounded
+    before it is added (no fused multiply-add), as ``np.sum(a * b)`` does."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i] * b[i]
+        return res
+    r0 = a[0] * b[0]
+    r1 = a[1] * b[1]
+    r2 = a[2] * b[2]
+    r3 = a[3] * b[3]
+    r4 = a[4] * b[4]
+    r5 = a[5] * b[5]
+    r6 = a[6] * b[6]
+    r7 = a[7] * b[7]
+    n8 = n - (n % 8)
+    for i in range(8, n8, 8):
+        r0 += a[i] * b[i]
+        r1 += a[i + 1] * b[i + 1]
+        r2 += a[i + 2] * b[i + 2]
+        r3 += a[i + 3] * b[i + 3]
+        r4 += a[i + 4] * b[i + 4]
+        r5 += a[i + 5] * b[i + 5]
+        r6 += a[i + 6] * b[i + 6]
+        r7 += a[i + 7] * b[i + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(n8, n):
+        res += a[i] * b[i]
+    return res
+
+
+# NumPy halves longer runs recursively (n2 = n/2 rounded down to a multiple of
+# 8).  Numba's on-disk cache cannot hold recursive functions safely, so the
+# recursion is unrolled into four levels, exact up to about 16·128 terms; past
+# that the last level adds blocks of 128 in order (a different, equally
+# accurate order).
+@jit
+def _sum0(a, n):
+    res = -0.0
+    for start in range(0, n, _BLOCK):
+        res += _sum_block(a[start:], min(_BLOCK, n - start))
+    return res
+
+
+@jit
+def _dot0(a, b, n):
+    res = -0.0
+    for start in range(0, n, _BLOCK):
+        res += _dot_block(a[start:], b[start:], min(_BLOCK, n - start))
+    return res
+
+
+@jit
+def _sum1(a, n):
+    if n <= _BLOCK:
+        return _sum_block(a, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum0(a, n2) + _sum0(a[n2:], n - n2)
+
+
+@jit
+def _sum2(a, n):
+    if n <= _BLOCK:
+        return _sum_block(a, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum1(a, n2) + _sum1(a[n2:], n - n2)
+
+
+@jit
+def _sum3(a, n):
+    if n <= _BLOCK:
+        return _sum_block(a, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum2(a, n2) + _sum2(a[n2:], n - n2)
+
+
+@jit
+def _sum4(a, n):
+    if n <= _BLOCK:
+        return _sum_block(a, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _sum3(a, n2) + _sum3(a[n2:], n - n2)
+
+
+@jit
+def _dot1(a, b, n):
+    if n <= _BLOCK:
+        return _dot_block(a, b, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _dot0(a, b, n2) + _dot0(a[n2:], b[n2:], n - n2)
+
+
+@jit
+def _dot2(a, b, n):
+    if n <= _BLOCK:
+        return _dot_block(a, b, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _dot1(a, b, n2) + _dot1(a[n2:], b[n2:], n - n2)
+
+
+@jit
+def _dot3(a, b, n):
+    if n <= _BLOCK:
+        return _dot_block(a, b, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _dot2(a, b, n2) + _dot2(a[n2:], b[n2:], n - n2)
+
+
+@jit
+def _dot4(a, b, n):
+    if n <= _BLOCK:
+        return _dot_block(a, b, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _dot3(a, b, n2) + _dot3(a[n2:], b[n2:], n - n2)
+
+
+@jit
+def pairwise_sum(a):
+    """Σ a[i] over the 1-D array ``a`` in NumPy's pairwise order (the bits of ``np.sum``)."""
+    n = a.size
+    if n <= _BLOCK:
+        return _sum_block(a, n)
+    return _sum4(a, n)
+
+
+@jit
+def pairwise_dot(a, b):
+    """Σ a[i]·b[i] over 1-D arrays of one length, with the bits of ``np.sum(a * b)``."""
+    n = a.size
+    if n <= _BLOCK:
+        return _dot_block(a, b, n)
+    return _dot4(a, b, n)
+
+
+@jit
+def forward(x, nb, flat, dims, w_off, b_off, a_base, act):
+    """Forward pass of ``nb`` examples; ``x`` holds the (n_0 × nb) inputs.
+
+    Writes A_1 … A_L into ``act`` (see the module docstring for the layout).
+    """
+    n_layers = dims.size - 1
+    for l in range(1, n_layers + 1):
+        n_in = dims[l - 1]
+        n_out = dims[l]
+        w = flat[w_off[l]:w_off[l] + n_out * n_in]
+        b = flat[b_off[l]:b_off[l] + n_out]
+        src = x if l == 1 else act[a_base[l - 1]:]
+        last = l == n_layers
+        for i in range(n_out):
+            row = act[a_base[l] + i * nb:a_base[l] + (i + 1) * nb]
+            # Z = Σ_k W[i, k]·A[k, :] in order of k, then + b, then the activation
+            w0 = w[i * n_in]
+            col = src[:nb]
+            for j in range(nb):
+                row[j] = w0 * col[j]
+            for k in range(1, n_in):
+                wik = w[i * n_in + k]
+                col = src[k * nb:(k + 1) * nb]
+                for j in range(nb):
+                    row[j] += wik * col[j]
+            bi = b[i]
+            if last:
+                for j in range(nb):
+                    row[j] = 1.0 / (1.0 + math.exp(-(row[j] + bi)))
+            else:
+                for j in range(nb):
+                    z = row[j] + bi
+                    row[j] = z if z > 0.0 else 0.0
+
+
+@jit
+def cost_sum(y, nb, dims, a_base, act, tmp):
+    """Σ over the batch's examples (and outputs) of −[y·log a + (1 − y)·log(1 − a)].
+
+    Labels exactly 0 or 1 take only their own term, which is what the two-term
+    formula gives in floating point whenever it is finite.
+    """
+    n_layers = dims.size - 1
+    n = dims[n_layers] * nb
+    out = act[a_base[n_layers]:a_base[n_layers] + n]
+    for j in range(n):
+        a = out[j]
+        t = y[j]
+        if t == 1.0:
+            tmp[j] = -math.log(a)
+        elif t == 0.0:
+            tmp[j] = -math.log(1.0 - a)
+        else:
+            tmp[j] = -math.log(a) * t + -math.log(1.0 - a) * (1.0 - t)
+    return pairwise_sum(tmp[:n])
+
+
+@jit
+def _layer_grads(dz, src, nb, n_out, n_in, dw, db, acc):
+    """dW = dZ·Srcᵀ (n_out × n_in) and db = row sums of dZ, for nb ≤ 128.
+
+    Every entry is summed over the nb examples in NumPy's pairwise order for
+    ≤ 128 terms (eight lanes j mod 8, then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)),
+    then the leftovers), all entries at once: the lanes of every entry live
+    in ``acc`` (≥ 8·n_out·(n_in + 1) values) and advance together, eight
+    examples at a time, which the compiler turns into vector instructions.
+    """
+    n_ent = n_out * (n_in + 1)
+    if nb < 8:
+        for i in range(n_out):
+            z = dz[i * nb:(i + 1) * nb]
+            for k in range(n_in):
+                a = src[k * nb:(k + 1) * nb]
+                res = -0.0
+                for j in range(nb):
+                    res += z[j] * a[j]
+                dw[i * n_in + k] = res
+            res = -0.0
+            for j in range(nb):
+                res += z[j]
+            db[i] = res
+        return
+    n8 = nb - nb % 8
+    for i in range(n_out):
+        z = dz[i * nb:i * nb + 8]
+        for k in range(n_in):
+            a = src[k * nb:k * nb + 8]
+            r = acc[(i * (n_in + 1) + k) * 8:(i * (n_in + 1) + k + 1) * 8]
+            for q in range(8):
+                r[q] = z[q] * a[q]
+        r = acc[(i * (n_in + 1) + n_in) * 8:(i * (n_in + 1) + n_in + 1) * 8]
+        for q in range(8):
+            r[q] = z[q]
+    for j0 in range(8, n8, 8):
+        for i in range(n_out):
+            z = dz[i * nb + j0:i * nb + j0 + 8]
+            for k in range(n_in):
+                a = src[k * nb + j0:k * nb + j0 + 8]
+                r = acc[(i * (n_in + 1) + k) * 8:(i * (n_in + 1) + k + 1) * 8]
+                for q in range(8):
+                    r[q] += z[q] * a[q]
+            r = acc[(i * (n_in + 1) + n_in) * 8:(i * (n_in + 1) + n_in + 1) * 8]
+            for q in range(8):
+                r[q] += z[q]
+    for e in range(n_ent):
+        r = acc[e * 8:(e + 1) * 8]
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        i = e // (n_in + 1)
+        k = e % (n_in + 1)
+        z = dz[i * nb:(i + 1) * nb]
+        if k < n_in:
+            a = src[k * nb:(k + 1) * nb]
+            for j in range(n8, nb):
+                res += z[j] * a[j]
+            dw[i * n_in + k] = res
+        else:
+            for j in range(n8, nb):
+                res += z[j]
+            db[i] = res
+
+
+@jit
+def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g, acc):
+    """Gradient of the mean cost over the batch into ``g`` (after :func:`forward`).
+
+    ``dz`` holds 2·max(n_l)·nb values of scratch and ``acc``
+    8·max(n_l·(n_{l−1} + 1)).  Returns True when every gradient entry is finite.
+    """
+    n_layers = dims.size - 1
+    half = dz.size // 2
+    cur = dz[:half]
+    nxt = dz[half:]
+    n_last = dims[n_layers]
+    out = act[a_base[n_layers]:a_base[n_layers] + n_last * nb]
+    inv_m = 1.0 / nb
+    for j in range(n_last * nb):
+        cur[j] = inv_m * (out[j] - y[j])
+    for l in range(n_layers, 0, -1):
+        n_in = dims[l - 1]
+        n_out = dims[l]
+        w = flat[w_off[l]:w_off[l] + n_out * n_in]
+        dw = g[w_off[l]:w_off[l] + n_out * n_in]
+        db = g[b_off[l]:b_off[l] + n_out]
+        src = x if l == 1 else act[a_base[l - 1]:]
+        if nb <= _BLOCK:
+            _layer_grads(cur, src, nb, n_out, n_in, dw, db, acc)
+        else:
+            for i in range(n_out):
+                zrow = cur[i * nb:(i + 1) * nb]
+                for k in range(n_in):
+                    dw[i * n_in + k] = pairwise_dot(zrow, src[k * nb:(k + 1) * nb])
+                db[i] = pairwise_sum(zrow)
+        if l > 1:
+            # dZ_{l-1}[k, :] = (Σ_i W[i, k]·dZ[i, :]) ⊙ [A_{l-1}[k, :] > 0]
+            for k in range(n_in):
+                drow = nxt[k * nb:(k + 1) * nb]
+                aprev = src[k * nb:(k + 1) * nb]
+                w0 = w[k]
+                zrow = cur[:nb]
+                for j in range(nb):
+                    drow[j] = w0 * zrow[j]
+                for i in range(1, n_out):
+                    wik = w[i * n_in + k]
+                    zrow = cur[i * nb:(i + 1) * nb]
+                    for j in range(nb):
+                        drow[j] += wik * zrow[j]
+                for j in range(nb):
+                    drow[j] = drow[j] if aprev[j] > 0.0 else 0.0
+            cur, nxt = nxt, cur
+    ok = True
+    for i in range(g.size):
+        ok &= math.isfinite(g[i])
+    return ok
+
+
+@jit
+def _gather(X, Y, perm, start, nb, xb, yb):
+    """Copy the examples perm[start : start + nb] (columns of X and Y) into the
+    row-major batch blocks ``xb`` (n_0 × nb) and ``yb`` (n_L × nb)."""
+    for k in range(X.shape[0]):
+        for j in range(nb):
+            xb[k * nb + j] = X[k, perm[start + j]]
+    for k in range(Y.shape[0]):
+        for j in range(nb):
+            yb[k * nb + j] = Y[k, perm[start + j]]
+
+
+@jit
+def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
+    """One update of ``flat`` by the optimizer ``kind``; returns the new step count."""
+    if kind == SGD:
+        sgd_step(flat, g, lr)
+    elif kind == MOMENTUM:
+        momentum_step(flat, g, buf0, lr, hyper[H_BETA], flags[F_SUM_FORM], flags[F_NESTEROV])
+    elif kind == RMSPROP:
+        rmsprop_step(flat, g, buf0, buf1, lr, hyper[H_BETA], hyper[H_EPS], flags[F_CENTERED])
+    else:
+        t += 1
+        c1 = one_minus_beta_pow(1.0 - hyper[H_BETA1], t)
+        c2 = one_minus_beta_pow(1.0 - hyper[H_BETA2], t)
+        adam_step(flat, g, buf0, buf1, buf2, lr, hyper[H_BETA1], hyper[H_BETA2], hyper[H_EPS],
+                  c1, c2, hyper[H_WEIGHT_DECAY], flags[F_DECOUPLED], flags[F_AMSGRAD])
+    return t
+
+
+@jit
+def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
+                 flat, dims, w_off, b_off, a_base,
+                 kind, buf0, buf1, buf2, hyper, flags, t,
+                 g, xb, yb, act, dz, acc, tmp, perm, rng_state, rec_last, rec_mean):
+    """Epochs e_start … e_start + lrs.size − 1 of the notes' mini-batch training.
+
+    Epoch e shuffles the m columns of X, Y with ``RandomState(seed + 1 + e)``'s
+    permutation, cuts it into consecutive batches of ``batch_size`` (the last
+    one smaller) and, for each batch, runs forward, backward and one update of
+    ``flat`` by the optimizer ``kind`` with learning rate ``lrs[e − e_start]``.
+    On epochs with e % record_every == 0 it also sums the cost and stores, at
+    index e // record_every, the mean cost of the last batch in ``rec_last``
+    and the epoch's average cost per example in ``rec_mean``.
+
+    Returns (t, bad): the optimizer's step count and −1, or the epoch at
+    which a gradient or a recorded cost stopped being finite (training stops
+    there; ``flat`` then holds the parameters before the bad update).
+    """
+    m = X.shape[1]
+    for e in range(e_start, e_start + lrs.size):
+        legacy_permutation(rng_state, seed + 1 + e, perm)
+        lr = lrs[e - e_start]
+        record = e % record_every == 0
+        total = 0.0
+        last = 0.0
+        for start in range(0, m, batch_size):
+            nb = min(batch_size, m - start)
+            _gather(X, Y, perm, start, nb, xb, yb)
+            forward(xb, nb, flat, dims, w_off, b_off, a_base, act)
+            if record:
+                s = cost_sum(yb, nb, dims, a_base, act, tmp)
+                total += s
+                last = s / nb
+            if not backward(xb, yb, nb, flat, dims, w_off, b_off, a_base, act, dz, g, acc):
+                return t, e
+            t = _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t)
+        if record:
+            r = e // record_every
+            rec_last[r] = last
+            rec_mean[r] = total / m
+            if not (math.isfinite(last) and math.isfinite(total)):
+                return t, e
+    return t, -1

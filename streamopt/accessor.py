@@ -1,0 +1,46 @@
+"""The ``.streamopt`` accessor on pandas Series and DataFrames (registered when streamopt is imported).
+
+>>> import pandas as pd, streamopt
+>>> pd.Series([1.0, 1.0]).streamopt.ewa(0.5, bias_correction=True).tolist()
+[1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .ewa import ewa as _ewa_mean
+from .ewa import ewstd as _ewstd
+from .ewa import ewvar as _ewvar
+
+__all__ = ["StreamoptAccessor"]
+
+
+class StreamoptAccessor:
+    """``obj.streamopt.ewa/ewvar/ewstd(...)``: :func:`streamopt.ewa` and friends on ``obj``.
+
+    A Series gives a Series (same index and name), a DataFrame a DataFrame
+    (same index and columns) smoothed down its rows; the parameters are those
+    of the functions (without ``out``).
+    """
+
+    def __init__(self, obj: pd.Series | pd.DataFrame) -> None:
+        self._obj = obj
+
+    def ewa(self, beta: Any = None, **kwargs: Any) -> pd.Series | pd.DataFrame:
+        """Exponentially weighted average; see :func:`streamopt.ewa`."""
+        return _ewa_mean(self._obj, beta, **kwargs)
+
+    def ewvar(self, beta: Any = None, **kwargs: Any) -> pd.Series | pd.DataFrame:
+        """Exponentially weighted variance; see :func:`streamopt.ewvar`."""
+        return _ewvar(self._obj, beta, **kwargs)
+
+    def ewstd(self, beta: Any = None, **kwargs: Any) -> pd.Series | pd.DataFrame:
+        """Exponentially weighted standard deviation; see :func:`streamopt.ewstd`."""
+        return _ewstd(self._obj, beta, **kwargs)
+
+
+pd.api.extensions.register_series_accessor("streamopt")(StreamoptAccessor)
+pd.api.extensions.register_dataframe_accessor("streamopt")(StreamoptAccessor)

@@ -1,0 +1,250 @@
+"""The notes' fully connected network: ReLU hidden layers, a sigmoid output, He initialisation.
+
+Examples are columns, as in the notes: X has shape (n_0, m) and Y (n_L, m).
+The parameters W1, b1, W2, b2, … live in one :class:`~streamopt.params.FlatParams`
+buffer, ``model.params``, which an optimizer updates in place::
+
+    model = MLP([2, 5, 2, 1])
+    opt = Adam(model.params, lr=0.0007)
+
+Forward and backward passes are the Numba kernels of
+:mod:`streamopt._kernels.mlp`, shared with the compiled training loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._checks import as_float_array, check_int
+from ._kernels import mlp as _k
+from .params import FlatParams
+
+__all__ = ["MLP"]
+
+
+class _Workspace:
+    """Scratch buffers for batches of up to ``capacity`` examples (see the kernels' layout)."""
+
+    def __init__(self, dims: np.ndarray, capacity: int, dtype: np.dtype, n_params: int) -> None:
+        self.capacity = capacity
+        widths = dims[1:]
+        self.a_base = np.zeros(dims.size, dtype=np.int64)
+        self.a_base[1:] = np.concatenate([[0], np.cumsum(widths)[:-1]]) * capacity
+        self.act = np.empty(int(widths.sum()) * capacity, dtype=dtype)
+        self.dz = np.empty(2 * int(widths.max()) * capacity, dtype=dtype)
+        self.tmp = np.empty(max(int(dims[-1]), 1) * capacity, dtype=dtype)
+        self.g = np.zeros(n_params, dtype=dtype)
+
+
+class MLP:
+    r"""A fully connected network with ReLU hidden layers and a sigmoid output.
+
+    For l = 1..L: Z_l = W_l·A_{l−1} + b_l, A_l = ReLU(Z_l) for l < L, and
+    A_L = σ(Z_L) = 1 / (1 + e^{−Z_L}), with A_0 = X (examples as columns).
+
+    Parameters
+    ----------
+    layer_dims : sequence of int
+        [n_0, n_1, …, n_L]: the input size, the hidden layers' widths and the
+        output size (each ≥ 1, at least two entries).  The notes use [2, 5, 2, 1].
+    seed : int, default 3
+        He initialisation exactly as the notes: a legacy generator
+        ``RandomState(seed)`` seeded once, then for l = 1..L in order
+        W_l = randn(n_l, n_{l−1})·√(2 / n_{l−1}) and b_l = 0 (shape (n_l, 1)).
+    dtype : {float64, float32}, default float64
+        dtype of the parameters; inputs are converted to it.
+
+    Attributes
+    ----------
+    params : FlatParams
+        W1, b1, W2, b2, … as views of one contiguous buffer.
+    layer_dims : tuple of int
+
+    Examples
+    --------
+    >>> from streamopt import MLP
+    >>> model = MLP([2, 5, 2, 1])
+    >>> model.params.names
+    ('W1', 'b1', 'W2', 'b2', 'W3', 'b3')
+    """
+
+    def __init__(self, layer_dims: Sequence[int], seed: int = 3, dtype: Any = np.float64) -> None:
+        if isinstance(layer_dims, (str, bytes)) or not isinstance(layer_dims, Sequence | np.ndarray):
+            raise TypeError(f"layer_dims must be a sequence of layer sizes, got {layer_dims!r}")
+        dims = tuple(check_int(f"layer_dims[{i}]", n, minimum=1) for i, n in enumerate(layer_dims))
+        if len(dims) < 2:
+            raise ValueError(f"layer_dims must hold at least an input and an output size, got {list(layer_dims)!r}")
+        seed = check_int("seed", seed, minimum=0)
+        if seed >= 2**32:
+            raise ValueError(f"seed must be < 2**32, got {seed!r}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise TypeError(f"dtype must be float64 or float32, got {dtype}")
+        rng = np.random.RandomState(seed)
+        arrays: dict[str, np.ndarray] = {}
+        for l in range(1, len(dims)):
+            arrays[f"W{l}"] = (rng.randn(dims[l], dims[l - 1]) * np.sqrt(2 / dims[l - 1])).astype(dtype)
+            arrays[f"b{l}"] = np.zeros((dims[l], 1), dtype=dtype)
+        self._params = FlatParams(arrays)
+        self._dims = dims
+        self._dims_arr = np.asarray(dims, dtype=np.int64)
+        self._dtype = dtype
+        flat = self._params.flat
+        base = flat.__array_interface__["data"][0]
+        self._w_off = np.zeros(len(dims), dtype=np.int64)
+        self._b_off = np.zeros(len(dims), dtype=np.int64)
+        for l in range(1, len(dims)):
+            self._w_off[l] = (self._params[f"W{l}"].__array_interface__["data"][0] - base) // dtype.itemsize
+            self._b_off[l] = (self._params[f"b{l}"].__array_interface__["data"][0] - base) // dtype.itemsize
+        self._ws: _Workspace | None = None
+
+    # ------------------------------------------------------------- properties
+    @property
+    def params(self) -> FlatParams:
+        """The parameters W1, b1, …, WL, bL (views of one flat buffer)."""
+        return self._params
+
+    @property
+    def layer_dims(self) -> tuple[int, ...]:
+        """[n_0, …, n_L] as a tuple."""
+        return self._dims
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of weight layers."""
+        return len(self._dims) - 1
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    def __repr__(self) -> str:
+        return f"MLP(layer_dims={list(self._dims)}, dtype={self._dtype.name}, n_params={self._params.flat.size})"
+
+    # --------------------------------------------------------------- plumbing
+    def _workspace(self, capacity: int) -> _Workspace:
+        if self._ws is None or self._ws.capacity < capacity:
+            self._ws = _Workspace(self._dims_arr, capacity, self._dtype, self._params.flat.size)
+        return self._ws
+
+    def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._dims_arr, self._w_off, self._b_off
+
+    def check_inputs(self, X: Any, name: str = "X") -> np.ndarray:
+        """``X`` as a C-contiguous (n_0, m) array of the model's dtype (a copy
+        when converted; never written).  Raises on a bad shape or NaN/inf."""
+        arr = as_float_array(X, name)
+        n0 = self._dims[0]
+        if arr.ndim == 1 and n0 == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[0] != n0:
+            raise ValueError(
+                f"{name} must have shape ({n0}, m) (examples as columns), got shape {arr.shape}"
+            )
+        if arr.shape[1] == 0:
+            raise ValueError(f"{name} holds no examples (shape {arr.shape})")
+        arr = np.ascontiguousarray(arr, dtype=self._dtype)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} holds NaN or infinite values; the network cannot take them")
+        return arr
+
+    def check_targets(self, Y: Any, m: int, name: str = "Y") -> np.ndarray:
+        """``Y`` as a C-contiguous (n_L, m) array of the model's dtype, values in [0, 1]."""
+        arr = as_float_array(Y, name)
+        nL = self._dims[-1]
+        if arr.ndim == 1 and nL == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape != (nL, m):
+            raise ValueError(f"{name} must have shape ({nL}, {m}) to match X, got shape {arr.shape}")
+        arr = np.ascontiguousarray(arr, dtype=self._dtype)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} holds NaN or infinite values; the network cannot take them")
+        if arr.min() < 0 or arr.max() > 1:
+            raise ValueError(f"{name} must hold labels in [0, 1], got values from {arr.min()!r} to {arr.max()!r}")
+        return arr
+
+    def _loss_and_grad(self, X: np.ndarray, Y: np.ndarray, want_cost: bool) -> tuple[bool, float]:
+        """Gradient of the mean cost over the batch (X, Y checked, contiguous) into the
+        workspace's ``g``; returns (all gradients finite, Σ of per-example losses or NaN)."""
+        m = X.shape[1]
+        ws = self._workspace(m)
+        dims, w_off, b_off = self._layout()
+        flat = self._params.flat
+        x1, y1 = X.reshape(-1), Y.reshape(-1)
+        _k.forward(x1, m, flat, dims, w_off, b_off, ws.a_base, ws.act)
+        total = _k.cost_sum(y1, m, dims, ws.a_base, ws.act, ws.tmp) if want_cost else float("nan")
+        ok = _k.backward(x1, y1, m, flat, dims, w_off, b_off, ws.a_base, ws.act, ws.dz, ws.g)
+        return bool(ok), float(total)
+
+    # ---------------------------------------------------------------- the API
+    def _run_forward(self, x: np.ndarray) -> _Workspace:
+        """Forward pass of checked inputs; the activations are in the returned workspace."""
+        m = x.shape[1]
+        # large inputs (e.g. a plotting grid) get their own buffers, not a cached giant one
+        ws = _Workspace(self._dims_arr, m, self._dtype, 0) if m > 4096 else self._workspace(m)
+        dims, w_off, b_off = self._layout()
+        _k.forward(x.reshape(-1), m, self._params.flat, dims, w_off, b_off, ws.a_base, ws.act)
+        return ws
+
+    def forward(self, X: Any) -> np.ndarray:
+        """The output probabilities A_L, shape (n_L, m).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_0, m)
+            Inputs, examples as columns.
+        """
+        x = self.check_inputs(X)
+        m = x.shape[1]
+        ws = self._run_forward(x)
+        base = int(ws.a_base[-1])
+        return ws.act[base:base + self._dims[-1] * m].reshape(self._dims[-1], m).copy()
+
+    def cost(self, X: Any, Y: Any) -> float:
+        r"""Mean cross-entropy over the m examples:
+        J = −(1/m)·Σ_j Σ_i [y_ij·log a_ij + (1 − y_ij)·log(1 − a_ij)]."""
+        x = self.check_inputs(X)
+        y = self.check_targets(Y, x.shape[1])
+        m = x.shape[1]
+        ws = self._run_forward(x)
+        return float(_k.cost_sum(y.reshape(-1), m, self._dims_arr, ws.a_base, ws.act, ws.tmp)) / m
+
+    def loss_and_grad(self, X: Any, Y: Any) -> tuple[float, FlatParams]:
+        """The mean cost over the batch and its gradient.
+
+        The gradient is that of the **mean** (dZ_L = (A_L − Y)/m), then
+        dW_l = dZ_l·A_{l−1}ᵀ, db_l = Σ_j dZ_l[:, j] and
+        dZ_{l−1} = (W_lᵀ·dZ_l) ⊙ [A_{l−1} > 0].
+
+        Returns
+        -------
+        cost : float
+        grads : FlatParams
+            dW1, db1, … keyed like ``params`` (a new buffer).
+
+        Raises
+        ------
+        FloatingPointError
+            A gradient entry is NaN or infinite.
+        """
+        x = self.check_inputs(X)
+        y = self.check_targets(Y, x.shape[1])
+        ok, total = self._loss_and_grad(x, y, want_cost=True)
+        if not ok:
+            raise FloatingPointError("the gradient holds NaN or infinite values (the parameters may have diverged)")
+        grads = self._params.zeros_like()
+        grads.flat[:] = self._ws.g
+        return total / x.shape[1], grads
+
+    def predict(self, X: Any) -> np.ndarray:
+        """1 where the output probability is > 0.5, else 0; int64 of shape (n_L, m)."""
+        return (self.forward(X) > 0.5).astype(np.int64)
+
+    def accuracy(self, X: Any, Y: Any) -> float:
+        """The fraction of outputs where :meth:`predict` equals the label (labels 0/1)."""
+        x = self.check_inputs(X)
+        y = self.check_targets(Y, x.shape[1])
+        return float(np.mean(self.predict(x) == y))

@@ -1,0 +1,197 @@
+"""The benchmark suite's machinery: timing harness, tables, report, goals, runner, command.
+
+Nothing here times the library (speed is measured by ``bench/``, not by
+tests): the report is built from small synthetic results whose ratios are
+known, so every verdict below follows from the numbers written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+from _harness import Result, format_table, measure, missing  # noqa: E402
+
+import report  # noqa: E402
+
+
+def _runner():
+    spec = importlib.util.spec_from_file_location("bench_run_under_test", BENCH / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def row(group, case, library, size, seconds, dtype="float64", spread=0.05, **extra) -> Result:
+    return Result(group, case, library, size, dtype, seconds, spread, dict(extra))
+
+
+# --------------------------------------------------------------------------- harness
+def test_measure_counts_calls_and_orders_best_median():
+    calls = []
+    setups = []
+    timing = measure(lambda: calls.append(1), repeat=4, min_time=0.002, setup=lambda: setups.append(1))
+    assert timing.repeats == 4 and timing.number >= 1
+    assert 0 < timing.best <= timing.median
+    assert timing.spread == pytest.approx(timing.median / timing.best - 1)
+    # one warm-up call, then at least `repeat` timed repeats of `number` calls each
+    assert len(calls) >= 1 + timing.repeats * timing.number
+    assert len(setups) >= 1 + timing.repeats
+
+
+def test_format_table_reports_missing_peers_and_ratios():
+    rows = [row("ewa", "1d", "streamopt", 1000, 1e-6), row("ewa", "1d", "pandas", 1000, 4e-6),
+            missing("ewa", "1d", "polars", 1000, "float64")]
+    text = format_table(rows)
+    header, line = text.splitlines()
+    assert header.split() == ["group", "case", "size", "dtype", "streamopt", "pandas", "polars"]
+    assert "missing" in line
+    assert "1 ns" in line and "4 ns (4x)" in line
+
+
+# --------------------------------------------------------------------------- report
+def synthetic() -> list[Result]:
+    """A run whose goals have known outcomes (see test_report_*)."""
+    rows = []
+    for size in (1_000, 100_000):
+        rows += [row("ewa", "1d", "streamopt", size, size * 2e-9, bytes_per_element=16, floor="chain",
+                     floor_ns_per_element=1.0),
+                 row("ewa", "1d", "numbagg", size, size * 4e-9),       # 2x: 1-D goal (1.5x) met
+                 missing("ewa", "1d", "polars", size, "float64")]
+    rows += [row("ewa", "2d-C", "streamopt", 10_000_000, 0.01, floor_ns_per_element=0.8),  # 1 ns: 1.25x floor
+             row("ewa", "2d-C", "numbagg", 10_000_000, 0.025)]                             # 2.5x: met
+    rows += [row("optim", "adam", "streamopt", 10, 1e-6), row("optim", "adam", "torch-fused", 10, 5e-6),
+             row("optim", "adam", "torch-foreach", 10, 2e-5),   # fastest torch 5x at 10: the 10x goal is not met
+             row("optim", "adam", "streamopt", 10_000_000, 0.01, floor_ns_per_element=0.9),  # 1.11x floor: met
+             row("optim", "adam", "torch-fused", 10_000_000, 0.02)]
+    rows += [row("train", "experiment", "streamopt", 300, 1.0, dtype=""),
+             row("train", "experiment", "numpy", 300, 50.0, dtype=""),   # 50x: met
+             row("train", "experiment", "torch", 300, 10.0, dtype="")]   # 10x: not met (20x)
+    rows += [row("startup", "import", "warm", 1, 0.3, dtype=""),
+             row("startup", "ewa", "warm", 1, 0.5, dtype=""), row("startup", "train", "warm", 1, 2.5, dtype=""),
+             row("startup", "ewa", "cold", 1, 4.0, dtype="")]
+    rows += [row("floor", "triad-1t", "numba", 10_000_000, 0.005, gb_per_s=48.0, threads=1)]
+    return rows
+
+
+def test_goals_follow_the_measured_ratios():
+    goals = {g.name.split(" (")[0]: g for g in report.evaluate_goals(synthetic())}
+    assert goals["EWA 2-D ≥ 2x numbagg"].status == "met"
+    assert goals["EWA 2-D ≥ 2x numbagg"].measured.startswith("worst 2.5x")
+    assert goals["EWA 2-D ≤ 1.3x the bandwidth floor"].status == "met"
+    assert goals["EWA 2-D ≤ 1.3x the bandwidth floor"].measured.startswith("worst 1.25x")
+    assert goals["EWA 1-D ≥ 1.5x numbagg"].status == "met"
+    assert goals["every optimizer faster than torch's fastest CPU path at every size"].status == "met"
+    ten = goals["every optimizer ≥ 10x torch's fastest path at ≤ 1e4 parameters"]
+    assert ten.status == "not met" and ten.measured.startswith("worst 5x (adam 10 float64)")
+    assert goals["every optimizer ≤ 1.2x the bandwidth floor at 1e7 parameters"].status == "met"
+    assert goals["experiment ≥ 40x the NumPy form"].status == "met"
+    assert goals["experiment ≥ 20x PyTorch"].status == "not met"
+    startup = goals["warm-cache import + first call ≤ 2 s"]
+    assert startup.status == "not met" and "2.5 s (train)" in startup.measured
+    # a goal without rows says so instead of passing
+    empty = report.evaluate_goals([row("ewa", "1d", "streamopt", 10, 1e-6)])
+    assert {g.status for g in empty} == {"not evaluated"}
+
+
+def test_report_files(tmp_path):
+    machine = {"cpu": "test cpu", "cores": 2, "versions": {"numpy": "1", "torch": "missing"}}
+    groups = {"floor": {"status": "ok", "seconds": 1.0}, "ewa": {"status": "ok", "seconds": 2.0},
+              "stream": {"status": "missing", "detail": "bench/stream.py not found"},
+              "optim": {"status": "ok"}, "train": {"status": "ok"}, "startup": {"status": "ok"}}
+    written = report.write_report(tmp_path, machine, synthetic(), groups, quick=True, command="test")
+
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["schema"] == 1 and data["quick"] is True
+    assert data["machine"]["cpu"] == "test cpu" and data["machine"]["versions"]["torch"] == "missing"
+    assert data["groups"]["stream"]["status"] == "missing"
+    assert len(data["results"]) == len(synthetic())
+    for r in data["results"]:
+        assert {"group", "case", "library", "size", "dtype", "seconds", "spread", "extra",
+                "ns_per_element"} <= set(r)
+    gone = [r for r in data["results"] if "missing" in r["extra"]]
+    assert gone and all(r["seconds"] is None for r in gone)  # NaN written as null: strict JSON
+    assert {g["status"] for g in data["goals"]} <= {"met", "not met", "not evaluated"}
+    _, back, _ = report.load_results(tmp_path / "results.json")
+    assert [(r.group, r.case, r.library, r.size) for r in back] == \
+        [(r.group, r.case, r.library, r.size) for r in synthetic()]
+
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("## Machine") < md.index("## floor") < md.index("## ewa") < md.index("## Goals")
+    for group in ("floor", "ewa", "optim", "train", "startup"):
+        assert f"## {group}" in md and f"![{group}]({group}.png)" in md
+    assert "**missing**: bench/stream.py not found" in md
+    assert "| case | size | dtype | streamopt | numbagg | polars | floor | vs floor |" in md
+    assert "| 2d-C | 1e7 | float64 | 1 ±5% | 2.5 ±5% (2.5x) |  | 0.8 | 1.25x |" in md
+    assert "| experiment ≥ 20x PyTorch | not met | worst 10x" in md
+    assert "memory bandwidth, 1 thread(s): 48.0 GB/s" in md
+
+    for group in ("floor", "ewa", "optim", "train", "startup"):
+        png = tmp_path / f"{group}.png"
+        assert written[f"plot:{group}"] == png
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "stream.png").exists()
+
+
+# --------------------------------------------------------------------------- runner
+FAKE_OK = '''
+from _harness import Result
+def run(quick=False):
+    assert quick is True
+    return [Result("ewa", "2d-C", "streamopt", 1000, "float64", 1e-6, 0.0, {"bytes_per_element": 16}),
+            Result("ewa", "1d", "streamopt", 1000, "float32", 1e-6, 0.0, {"bytes_per_element": 8, "floor": "chain"})]
+'''
+FAKE_FAIL = '''
+def run(quick=False):
+    raise RuntimeError("kernel exploded")
+'''
+
+
+def test_runner_reports_missing_and_failed_groups_and_fills_floors(tmp_path, monkeypatch):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "fake_group_ok.py").write_text(FAKE_OK)
+    (scripts / "fake_group_fail.py").write_text(FAKE_FAIL)
+    monkeypatch.syspath_prepend(str(scripts))
+    floor = pytest.importorskip("floor")
+    # a known bandwidth (bytes/s) and chain latency (ns) instead of measuring them
+    monkeypatch.setattr(floor, "_BANDWIDTH", {1: 1e10, floor.all_threads(): 2e10})
+    monkeypatch.setattr(floor, "_CHAIN", {"float32": 3.0})
+    runner = _runner()
+    monkeypatch.setattr(runner, "GROUPS", {"ewa": "fake_group_ok", "stream": "no_such_group_script",
+                                           "train": "fake_group_fail"})
+    lines: list[str] = []
+    status = runner.run_suite(quick=True, out=tmp_path / "out", echo=lines.append)
+    assert status == 1
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {k: v["status"] for k, v in data["groups"].items()} == \
+        {"ewa": "ok", "stream": "missing", "train": "failed"}
+    assert "kernel exploded" in data["groups"]["train"]["detail"]
+    floors = {r["case"]: r["extra"]["floor_ns_per_element"] for r in data["results"]}
+    assert floors["2d-C"] == pytest.approx(16 / 2e10 * 1e9)   # all cores
+    assert floors["1d"] == pytest.approx(3.0)                   # chain: max(latency, 8 B / 1e10 B/s = 0.8 ns)
+    text = "\n".join(lines)
+    assert "cpu:" in text and "versions:" in text and "== goals ==" in text
+
+
+def test_bench_command_needs_the_source_tree(tmp_path):
+    from streamopt.commands import CLIError
+    from streamopt.commands import bench as command
+
+    fake = tmp_path / "site-packages" / "streamopt" / "__init__.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("")
+    with pytest.raises(CLIError, match="source checkout"):
+        command.find_bench_dir(fake)
+    assert command.find_bench_dir() == BENCH
+    args = argparse.Namespace(quick=True, only=["nope"], out=str(tmp_path))
+    with pytest.raises(CLIError, match="'nope' is not a group"):
+        command.run(args)

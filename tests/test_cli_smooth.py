@@ -1,0 +1,378 @@
+"""``streamopt smooth``: the real console script, run in subprocesses.
+
+The oracle for the smoothed column is :func:`streamopt.ewa` on the column's
+values (and pandas' ``ewm`` for one independent check); the other columns
+must come back as the input's text, byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import streamopt
+
+ROOT = Path(__file__).resolve().parents[1]
+WEATHER = ROOT / "data" / "seattle-weather.csv"
+SCRIPT = Path(sys.executable).parent / "streamopt"
+COMMAND = [str(SCRIPT), "smooth"]
+BASE = ("--column", "temp_max", "--beta", "0.9", "--bias-correction")
+
+
+def smooth(*args, input: str | bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``streamopt smooth ARGS``; text is UTF-8 both ways."""
+    if isinstance(input, str):
+        input = input.encode("utf-8")
+    res = subprocess.run([*COMMAND, *map(str, args)], input=input, capture_output=True, timeout=120, cwd=cwd)
+    return subprocess.CompletedProcess(res.args, res.returncode, res.stdout.decode("utf-8"),
+                                       res.stderr.decode("utf-8"))
+
+
+def ok(res: subprocess.CompletedProcess) -> str:
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    return res.stdout
+
+
+def weather_text() -> str:
+    return WEATHER.read_text(encoding="utf-8")
+
+
+def column_values(text: str, column: str) -> np.ndarray:
+    """A column parsed with the csv module and float(); empty fields are NaN."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return np.array([float(r[column]) if r[column].strip() else math.nan for r in rows])
+
+
+def ewa_column(out: str, name: str) -> np.ndarray:
+    """The added column of an output, checking that each value is written in its shortest form."""
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][-1] == name
+    values = []
+    for row in rows[1:]:
+        if row[-1] == "":
+            values.append(math.nan)
+        else:
+            values.append(float(row[-1]))
+            assert row[-1] == repr(values[-1])
+    return np.array(values)
+
+
+@pytest.fixture(scope="module")
+def one_run() -> str:
+    """The weather file smoothed in one uninterrupted run (BASE parameters)."""
+    return ok(smooth(WEATHER, *BASE))
+
+
+# ------------------------------------------------------------------ basic runs
+def test_file_run_equals_ewa_and_keeps_the_other_columns(one_run):
+    text = weather_text()
+    in_lines, out_lines = text.splitlines(), one_run.splitlines()
+    assert len(out_lines) == len(in_lines) == 1462
+    assert out_lines[0] == in_lines[0] + ",temp_max_ewa"
+    for a, b in zip(in_lines[1:], out_lines[1:]):
+        assert b.rpartition(",")[0] == a
+    got = ewa_column(one_run, "temp_max_ewa")
+    x = column_values(text, "temp_max")
+    np.testing.assert_array_equal(got, streamopt.ewa(x, 0.9, bias_correction=True))
+    # independent oracle: pandas (bias-corrected EWA = ewm(adjust=True))
+    expected = pd.Series(x).ewm(alpha=0.1, adjust=True, ignore_na=True).mean().to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # pandas reads the output back to the same floats
+    back = pd.read_csv(io.StringIO(one_run))
+    np.testing.assert_array_equal(back["temp_max_ewa"].to_numpy(), got)
+
+
+def test_decay_options_equal_ewa():
+    options = [("--beta", "0.98", dict(beta=0.98)), ("--span", "19", dict(span=19.0)),
+               ("--com", "4.5", dict(com=4.5)), ("--halflife", "6.5", dict(halflife=6.5)),
+               ("--alpha", "0.25", dict(alpha=0.25))]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda o: smooth(WEATHER, "--column", "wind", o[0], o[1]), options))
+    x = column_values(weather_text(), "wind")
+    for (option, _, kwargs), res in zip(options, results):
+        np.testing.assert_array_equal(ewa_column(ok(res), "wind_ewa"), streamopt.ewa(x, **kwargs), err_msg=option)
+
+
+def test_stdin_and_chunk_sizes_give_identical_output(one_run):
+    text = weather_text()
+    runs = [(), ("-", "--chunksize", "1"), ("-", "--chunksize", "7"), ("-", "--chunksize", "1461")]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda extra: smooth(*extra, *BASE, input=text), runs))
+    for extra, res in zip(runs, results):
+        assert ok(res) == one_run, extra
+
+
+MESSY = (
+    'id,note,x\n'
+    '1,"starts, with a comma",\n'          # missing before the first observation
+    '2,plain,NaN\n'
+    '3,"say ""hi""",2\n'
+    '\n'                                     # a blank line is no record
+    '4,"two\nlines",1e1\n'
+    '5,ünïcode, -3.5 \n'
+    '6,,NA\n'
+    '7,x,4\n'
+    '8,y,\n'
+    '9,z,0.1'                                # no final newline
+)
+
+
+@pytest.mark.parametrize("skipna", [True, False])
+def test_missing_values_quotes_and_blank_lines(skipna):
+    flag = "--skipna" if skipna else "--no-skipna"
+    out = ok(smooth("-", "--column", "x", "--alpha", "0.3", flag, "--chunksize", "2", input=MESSY))
+    records = list(csv.reader(io.StringIO(MESSY)))
+    records = [r for r in records if r]
+    out_records = list(csv.reader(io.StringIO(out)))
+    assert len(out_records) == len(records) == 10
+    for a, b in zip(records, out_records):
+        assert b[:-1] == a  # other columns (and the column itself) unchanged
+    assert '"two\nlines"' in out and '"say ""hi"""' in out and "ünïcode" in out
+    x = np.array([float(r[2]) if r[2].strip() not in ("", "NA") else math.nan for r in records[1:]])
+    expected = streamopt.ewa(x, alpha=0.3, skipna=skipna)
+    np.testing.assert_array_equal(ewa_column(out, "x_ewa"), expected)
+    assert math.isnan(expected[0]) and out.splitlines()[1].endswith(",")  # missing is written as empty
+
+
+def test_header_only_input_is_fine():
+    assert ok(smooth("-", "--column", "x", "--beta", "0.5", input="x,y\n")) == "x,y,x_ewa\n"
+
+
+def test_python_dash_m_is_the_same_cli(tmp_path):
+    text = "t,v\n1,2\n2,4\n3,8\n"
+    script = ok(smooth("-", "--column", "v", "--beta", "0.5", input=text))
+    module = subprocess.run([sys.executable, "-m", "streamopt", "smooth", "--column", "v", "--beta", "0.5"],
+                            input=text, capture_output=True, text=True, timeout=120)
+    assert module.returncode == 0 and module.stdout == script
+    helptext = subprocess.run([sys.executable, "-m", "streamopt", "smooth", "--help"], capture_output=True,
+                              text=True, timeout=120).stdout
+    assert "--state" in helptext and "writes no header" in helptext and "exit status" in helptext
+
+
+# ------------------------------------------------------------------ streaming
+def _wait_for(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def _state_rows(path: Path) -> int | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["rows"]
+    except FileNotFoundError:
+        return None
+
+
+def test_two_run_resume_equals_one_run(tmp_path, one_run):
+    lines = weather_text().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    state = tmp_path / "state.json"
+    parts = [rows[:0], rows[:700], rows[700:]]  # a header-only run first, then two halves
+    outputs = []
+    for i, part in enumerate(parts):
+        src = tmp_path / f"part{i}.csv"
+        src.write_text(header + "".join(part), encoding="utf-8")
+        outputs.append(ok(smooth(src, *BASE, "--state", state, "--chunksize", "64")))
+        assert _state_rows(state) == sum(map(len, parts[: i + 1]))
+    assert outputs[0] == one_run.splitlines(keepends=True)[0]  # header only
+    assert not outputs[1].startswith("date") and not outputs[2].startswith("date")
+    assert "".join(outputs) == one_run
+
+
+def test_output_is_flushed_per_chunk_while_the_pipe_stays_open(tmp_path, one_run):
+    """A producer that writes slowly and never closes the pipe; then SIGKILL and resume."""
+    lines = weather_text().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    state, out_path = tmp_path / "s.json", tmp_path / "out.csv"
+    with out_path.open("wb") as out:
+        proc = subprocess.Popen([*COMMAND, *BASE, "--state", str(state), "--chunksize", "10"],
+                                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write((header + "".join(rows[:25])).encode())
+            proc.stdin.flush()
+            _wait_for(lambda: _state_rows(state) == 20)
+            expected = one_run.splitlines(keepends=True)
+            assert out_path.read_text(encoding="utf-8") == "".join(expected[:21])
+            proc.stdin.write("".join(rows[25:28]).encode())  # 8 rows pending: less than a chunk
+            proc.stdin.flush()
+            time.sleep(0.3)
+            assert proc.poll() is None
+        finally:
+            proc.kill()
+            proc.wait()
+    assert _state_rows(state) == 20
+    assert out_path.read_text(encoding="utf-8") == "".join(expected[:21])
+    rest = ok(smooth("-", *BASE, "--state", state, "--chunksize", "10", input=header + "".join(rows[20:])))
+    assert out_path.read_text(encoding="utf-8") + rest == one_run
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kill_at_a_random_moment_then_resume(tmp_path, one_run, seed):
+    """SIGKILL anywhere (mid-write, mid-save): the state is valid and the output complete up to it."""
+    rng = random.Random(seed)
+    lines = weather_text().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    expected = one_run.splitlines(keepends=True)
+    state, out_path = tmp_path / "s.json", tmp_path / "out.csv"
+    chunk = rng.choice(["1", "3"])
+    with out_path.open("wb") as out:
+        proc = subprocess.Popen([*COMMAND, *BASE, "--state", str(state), "--chunksize", chunk],
+                                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(header.encode())
+            proc.stdin.flush()
+            _wait_for(state.exists)  # started: the header is out
+            for i in range(0, len(rows), 50):  # the rest, fast, and the pipe stays open
+                proc.stdin.write("".join(rows[i:i + 50]).encode())
+            proc.stdin.flush()
+            time.sleep(rng.uniform(0.0, 0.3))
+        finally:
+            proc.kill()
+            proc.wait()
+    done = json.loads(state.read_text(encoding="utf-8"))["rows"]  # never corrupt
+    written = out_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert len(written) >= 1 + done
+    assert written[: 1 + done] == expected[: 1 + done]
+    # rows written after the last save (at most one chunk) are re-emitted identically on resume
+    extra = [line for line in written[1 + done:] if line.endswith("\n")]
+    assert len(extra) <= int(chunk)
+    rest = ok(smooth("-", *BASE, "--state", state, "--chunksize", chunk, input=header + "".join(rows[done:])))
+    assert rest.splitlines(keepends=True)[: len(extra)] == extra
+    assert "".join(written[: 1 + done]) + rest == one_run
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("--column", "x", "--beta", "1.5"), ["beta", "1.5"]),
+        (("--column", "x", "--beta", "-0.1"), ["beta", "-0.1"]),
+        (("--column", "x", "--beta", "nan"), ["beta", "nan"]),
+        (("--column", "x", "--beta", "abc"), ["--beta", "'abc'"]),
+        (("--column", "x", "--span", "0.5"), ["span", "0.5"]),
+        (("--column", "x", "--com", "-1"), ["com", "-1"]),
+        (("--column", "x", "--halflife", "0"), ["halflife", "0"]),
+        (("--column", "x", "--alpha", "1.5"), ["alpha", "1.5"]),
+        (("--column", "x", "--beta", "0.9", "--span", "3"), ["--span", "--beta"]),
+        (("--column", "x"), ["--beta", "--span"]),
+        (("--beta", "0.9"), ["--column"]),
+        (("--column", "x", "--beta", "0.9", "--chunksize", "0"), ["--chunksize", "'0'"]),
+        (("--column", "x", "--beta", "0.9", "--chunksize", "2.5"), ["--chunksize", "'2.5'"]),
+    ],
+)
+def test_bad_parameters_exit_2_with_one_line(args, fragments, capsys):
+    """Parameter errors come before any input is read: checked in-process through the
+    console script's entry point (``streamopt.cli:main``) to keep the suite fast."""
+    from streamopt.cli import main
+
+    try:
+        status = main(["smooth", "-", *args])
+    except SystemExit as exc:
+        status = exc.code
+    captured = capsys.readouterr()
+    assert status == 2 and captured.out == ""
+    err = captured.err
+    assert err.startswith("streamopt smooth: error: ") and err.count("\n") == 1 and err.endswith("\n"), err
+    assert all(f in err for f in fragments), err
+
+
+@pytest.fixture(scope="module")
+def saved_state(tmp_path_factory) -> Path:
+    """A state file written by a run with BASE parameters on the first 10 weather rows."""
+    folder = tmp_path_factory.mktemp("state")
+    path = folder / "good.json"
+    head = "".join(weather_text().splitlines(keepends=True)[:11])
+    ok(smooth("-", *BASE, "--state", path, input=head))
+    return path
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path, saved_state):
+    weather = weather_text()
+    header = weather.splitlines(keepends=True)[0]
+
+    def write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+        return path
+
+    garbage = write("garbage.json", "{not json")
+    good = json.loads(saved_state.read_text())
+    truncated = write("truncated.json", saved_state.read_text()[:40])
+    neg_rows = write("negrows.json", json.dumps({**good, "rows": -3}))
+    (tmp_path / "adir").mkdir()
+    base = ("--column", "temp_max", "--beta", "0.9")
+    w = str(WEATHER)
+    cases = [
+        # (id, args, stdin, fragments that the one line must contain)
+        ("missing column", (w, "--column", "nope", "--beta", "0.9"), None, ["'nope'", "'temp_max'", w]),
+        ("text column", (w, "--column", "weather", "--beta", "0.9"), None,
+         ["'weather'", "'drizzle'", "line 2", "row 1"]),
+        ("non-numeric", ("--column", "x", "--beta", "0.9"), "x\n1\n2\nabc\n", ["'abc'", "'x'", "line 4", "row 3"]),
+        ("field count", ("--column", "a", "--beta", "0.9"), "a,b\n1,2\n3\n", ["line 3", "row 2", "1 field"]),
+        ("open quote", ("--column", "a", "--beta", "0.9"), 'a,b\n1,"x\n', ["line 2", "malformed"]),
+        ("not utf-8", ("--column", "a", "--beta", "0.9"), b"a,b\n1,\xff\xfe\n", ["line 2", "UTF-8"]),
+        ("empty input", base, "", ["<stdin>", "empty"]),
+        ("no file", (tmp_path / "nofile.csv", *base), None, ["nofile.csv"]),
+        ("has _ewa", ("--column", "x", "--beta", "0.9"), "x,x_ewa\n1,2\n", ["'x_ewa'"]),
+        ("state garbage", (*base, "--state", garbage), weather, [str(garbage), "corrupt"]),
+        ("state truncated", (*base, "--state", truncated), weather, [str(truncated), "corrupt"]),
+        ("state rows < 0", (*BASE, "--state", neg_rows), weather, [str(neg_rows), "corrupt"]),
+        ("state folder", (*base, "--state", tmp_path / "adir"), weather, ["adir"]),
+        ("state no folder", (*base, "--state", tmp_path / "no" / "s.json"), weather, ["s.json", "no folder"]),
+        ("state column", ("--column", "temp_min", "--beta", "0.9", "--bias-correction", "--state", saved_state),
+         weather, [str(saved_state), "--column 'temp_max'", "'temp_min'"]),
+        ("state beta", ("--column", "temp_max", "--beta", "0.98", "--bias-correction", "--state", saved_state),
+         weather, [str(saved_state), "--beta 0.9", "--beta 0.98"]),
+        ("state span", ("--column", "temp_max", "--span", "19", "--bias-correction", "--state", saved_state),
+         weather, [str(saved_state), "--beta 0.9", "--span 19"]),
+        ("state bias", ("--column", "temp_max", "--beta", "0.9", "--state", saved_state),
+         weather, [str(saved_state), "--bias-correction"]),
+        ("state skipna", (*BASE, "--no-skipna", "--state", saved_state), weather, [str(saved_state), "--skipna"]),
+        ("state header", (*BASE, "--state", saved_state), "temp_max,other\n1,2\n", [str(saved_state), "header"]),
+    ]
+
+    def run(case):
+        _, args, stdin, _ = case
+        return smooth(*args, input=stdin)
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(run, cases))
+    failures = []
+    for (name, _, _, fragments), res in zip(cases, results):
+        err = res.stderr
+        if not (res.returncode == 2 and err.endswith("\n") and err.count("\n") == 1
+                and err.startswith("streamopt smooth: error: ") and "Traceback" not in err
+                and all(f in err for f in fragments)):
+            failures.append(f"{name}: exit {res.returncode}, stderr {err!r}")
+    assert not failures, "\n".join(failures)
+    # a rejected state file is left as it was
+    assert json.loads(saved_state.read_text()) == good
+
+
+def test_bad_value_in_a_later_chunk_keeps_the_earlier_chunks(tmp_path):
+    state = tmp_path / "s.json"
+    args = ("--column", "x", "--beta", "0.5", "--chunksize", "2", "--state", state)
+    res = smooth(*args, input="x\n1\n2\n3\n4\noops\n6\n")
+    assert res.returncode == 2 and "'oops'" in res.stderr and "row 5" in res.stderr
+    # the two complete chunks before the bad one were written, and recorded
+    v = streamopt.ewa(np.arange(1.0, 7.0), 0.5)
+    assert res.stdout == "x,x_ewa\n" + "".join(f"{i + 1},{float(v[i])!r}\n" for i in range(4))
+    assert _state_rows(state) == 4
+    rest = ok(smooth(*args, input="x\n5\n6\n"))
+    assert rest == "".join(f"{i + 1},{float(v[i])!r}\n" for i in range(4, 6))

@@ -1,0 +1,108 @@
+"""EW variance and standard deviation: pandas and the definition (`reference.ewvar`) as oracles,
+never negative, exactly 0 on a constant series, accurate with a large offset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import streamopt
+from streamopt import reference as R
+
+SETTINGS = settings(max_examples=30, deadline=None)
+betas = st.one_of(st.sampled_from([0.0, 0.5, 0.9, 0.99]), st.floats(0.0, 0.995))
+
+
+def data(seed: int, n: int, nan_fraction: float, offset: float = 0.0, scale: float = 1.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = offset + scale * rng.normal(size=n)
+    x[rng.random(n) < nan_fraction] = np.nan
+    return x
+
+
+def assert_close(got, want, rtol, atol=0.0):
+    np.testing.assert_allclose(np.asarray(got, float), np.asarray(want, float), rtol=rtol, atol=atol,
+                               equal_nan=True)
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.floats(0, 0.4), betas, st.booleans())
+def test_equals_pandas(seed, n, nan_fraction, beta, bias):
+    x = data(seed, n, nan_fraction, offset=5.0)
+    want = pd.Series(x).ewm(alpha=1 - beta, adjust=True, ignore_na=True).var(bias=bias).to_numpy()
+    assert_close(streamopt.ewvar(x, beta, bias=bias), want, rtol=1e-12, atol=1e-14)
+    assert_close(streamopt.ewstd(x, beta, bias=bias), np.sqrt(want), rtol=1e-12, atol=1e-7)
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 80), st.floats(0, 0.3), betas, st.booleans())
+def test_equals_the_definition(seed, n, nan_fraction, beta, bias):
+    x = data(seed, n, nan_fraction, offset=-3.0, scale=2.0)
+    assert_close(streamopt.ewvar(x, beta, bias=bias), R.ewvar(x, beta, bias=bias), rtol=1e-9, atol=1e-12)
+
+
+def test_dataframe_and_accessor_equal_pandas():
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame(rng.normal(size=(200, 3)), columns=["p", "q", "r"])
+    df.iloc[rng.random(200) < 0.1, 0] = np.nan
+    want = df.ewm(halflife=10, adjust=True, ignore_na=True).var()
+    for got in (streamopt.ewvar(df, halflife=10), df.streamopt.ewvar(halflife=10)):
+        pd.testing.assert_index_equal(got.columns, df.columns)
+        assert_close(got.to_numpy(), want.to_numpy(), rtol=1e-12)
+    std = df.streamopt.ewstd(halflife=10, bias=True)
+    assert_close(std.to_numpy(), df.ewm(halflife=10, ignore_na=True).std(bias=True).to_numpy(), rtol=1e-12)
+    f = np.asfortranarray(df.to_numpy())
+    np.testing.assert_array_equal(streamopt.ewvar(f, halflife=10), streamopt.ewvar(np.ascontiguousarray(f),
+                                                                                    halflife=10))
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), betas, st.floats(-1e12, 1e12), st.floats(1e-6, 1e3),
+       st.booleans())
+def test_never_negative(seed, n, beta, offset, scale, bias):
+    x = data(seed, n, 0.1, offset, scale)
+    got = streamopt.ewvar(x, beta, bias=bias)
+    assert not (got < 0).any()
+
+
+@SETTINGS
+@given(st.floats(-1e15, 1e15), st.integers(1, 500), betas, st.booleans())
+def test_exactly_zero_on_a_constant_series(c, n, beta, bias):
+    x = np.full(n, c)
+    got = streamopt.ewvar(x, beta, bias=bias)
+    expected = np.zeros(n)
+    if not bias:
+        expected[0] = np.nan  # undefined after one observation
+        if beta == 0.0:
+            expected[:] = np.nan  # only the last value has weight
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_large_offset_keeps_the_noise_variance():
+    noise = data(5, 2000, 0.0, scale=1e-3)
+    for beta in (0.5, 0.9, 0.999):
+        shifted = streamopt.ewvar(1e9 + noise, beta)
+        plain = pd.Series(noise).ewm(alpha=1 - beta).var().to_numpy()
+        # float64 holds 1e9 + noise to ~1e-7 absolute, i.e. the noise (1e-3) to ~1e-4 relative
+        assert_close(shifted[1:], plain[1:], rtol=2e-3)
+
+
+def test_skipna_false_propagates_and_float32_stays_float32():
+    x = np.array([1.0, 2.0, np.nan, 3.0])
+    got = streamopt.ewvar(x, 0.5, skipna=False)
+    assert np.isfinite(got[1]) and np.isnan(got[2:]).all()
+    assert streamopt.ewvar(x.astype(np.float32), 0.5).dtype == np.float32
+    assert streamopt.ewstd(np.array([1, 2, 3]), 0.5).dtype == np.float64
+
+
+def test_out_and_axis():
+    x = np.random.default_rng(6).normal(size=(5, 40))
+    out = np.empty_like(x)
+    assert streamopt.ewstd(x, 0.9, axis=1, out=out) is out
+    want = np.vstack([np.sqrt(R.ewvar(row, 0.9)) for row in x])
+    assert_close(out, want, rtol=1e-9)
+    with pytest.raises(ValueError, match="out"):
+        streamopt.ewvar(x, 0.9, out=np.empty(3))

@@ -1,0 +1,448 @@
+"""Fused optimizers against the NumPy reference, properties, state round trips and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import streamopt.optim as optim_mod
+from streamopt import SGD, Adam, FlatParams, Momentum, RMSprop
+from streamopt import reference as ref
+from streamopt._kernels._common import one_minus_beta_pow
+from streamopt.optim import NonFiniteGradientError
+
+CLASSES = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam}
+
+#: (kind, hyper-parameters, base learning rate): every rule and every variant.
+CASES = [
+    ("sgd", {}, 0.01),
+    ("momentum", {"beta": 0.9}, 0.05),
+    ("momentum", {"beta": 0.8, "form": "sum"}, 0.01),
+    ("momentum", {"beta": 0.8, "form": "sum", "nesterov": True}, 0.01),
+    ("momentum", {"beta": 0.9, "form": "ema", "nesterov": True}, 0.05),
+    ("rmsprop", {"beta": 0.9, "eps": 1e-8}, 1e-3),
+    ("rmsprop", {"beta": 0.95, "eps": 1e-6, "centered": True}, 1e-3),
+    ("adam", {}, 1e-3),
+    ("adam", {"beta1": 0.8, "beta2": 0.99, "weight_decay": 0.1}, 1e-3),
+    ("adam", {"weight_decay": 0.1, "decoupled": True}, 1e-3),
+    ("adam", {"beta2": 0.99, "amsgrad": True, "eps": 1e-6}, 1e-3),
+]
+CASE_IDS = [k + "-" + "-".join(f"{a}={b}" for a, b in h.items()) for k, h, _ in CASES]
+
+
+def random_layout(seed: int, dtype) -> FlatParams:
+    """1 to 6 arrays of random shapes (0 to 3 dimensions), sometimes an empty one."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for i in range(int(rng.integers(1, 7))):
+        shape = tuple(int(d) for d in rng.integers(1, 8, size=int(rng.integers(0, 4))))
+        arrays[f"p{i}"] = rng.normal(size=shape).astype(dtype)
+    if seed % 2:
+        arrays["empty"] = np.zeros((0, 3), dtype=dtype)
+    return FlatParams(arrays)
+
+
+class Reference:
+    """The reference module's update for one case, on dicts of arrays."""
+
+    def __init__(self, kind: str, hyper: dict, params: dict):
+        self.kind, self.hyper = kind, dict(hyper)
+        self.p = {k: v.copy() for k, v in params.items()}
+        zeros = {k: np.zeros_like(v) for k, v in params.items()}
+        self.a, self.b, self.c = dict(zeros), dict(zeros), dict(zeros)
+        self.t = 0
+
+    def step(self, grads: dict, lr: float) -> None:
+        h = self.hyper
+        if self.kind == "sgd":
+            self.p = ref.gd_update(self.p, grads, lr)
+        elif self.kind == "momentum":
+            self.p, self.a = ref.momentum_update(self.p, grads, self.a, lr, **h)
+        elif self.kind == "rmsprop":
+            self.p, self.a, gavg = ref.rmsprop_update(self.p, grads, self.a, lr, gavg=self.b, **h)
+            self.b = gavg if gavg is not None else self.b
+        else:
+            self.t += 1
+            self.p, self.a, self.b, smax = ref.adam_update(self.p, grads, self.a, self.b, self.t, lr,
+                                                           smax=self.c, **h)
+            self.c = smax if smax is not None else self.c
+
+    def buffers(self) -> dict[str, dict]:
+        """The reference's state under the optimizer's buffer names."""
+        if self.kind == "momentum":
+            return {"v": self.a}
+        if self.kind == "rmsprop":
+            return {"s": self.a, "gavg": self.b} if self.hyper.get("centered") else {"s": self.a}
+        if self.kind == "adam":
+            out = {"m": self.a, "v": self.b}
+            if self.hyper.get("amsgrad"):
+                out["vmax"] = self.c
+            return out
+        return {}
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, dtype) -> None:
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+# --------------------------------------------------------------- vs reference
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind, hyper, lr", CASES, ids=CASE_IDS)
+def test_thousand_random_steps_match_reference(kind, hyper, lr, dtype):
+    seed = CASES.index((kind, hyper, lr)) + (100 if dtype == np.float32 else 0)
+    p = random_layout(seed, dtype)
+    oracle = Reference(kind, hyper, p.to_dict())
+    opt = CLASSES[kind](p, lr, **hyper)
+    rng = np.random.default_rng(seed)
+    g = p.zeros_like()
+    for step in range(1000):
+        g.flat[:] = rng.normal(size=p.size) * rng.choice([0.01, 1.0, 30.0])
+        opt.lr = lr * (1.0 + 0.5 * math.sin(step / 50))  # the rate may change between steps
+        opt.step(g)
+        oracle.step(g.to_dict(), opt.lr)
+    assert opt.t == 1000
+    for name in p.names:
+        assert_close(p[name], oracle.p[name], dtype)
+    for bname, per_param in oracle.buffers().items():
+        buf = FlatParams._from_layout(p.layout, opt.buffers[bname])
+        for name in p.names:
+            assert_close(buf[name], per_param[name], dtype)
+
+
+@pytest.mark.parametrize("kind, hyper, lr", CASES, ids=CASE_IDS)
+def test_parallel_kernels_bit_identical_to_serial(kind, hyper, lr, monkeypatch):
+    n = 50_000  # several blocks
+    rng = np.random.default_rng(7)
+    w0 = rng.normal(size=n).astype(np.float32)
+    grads = [rng.normal(size=n).astype(np.float32) for _ in range(3)]
+    runs = []
+    for threshold in (10**12, 0):
+        monkeypatch.setattr(optim_mod, "PARALLEL_THRESHOLD", threshold)
+        w = w0.copy()
+        opt = CLASSES[kind](w, lr, **hyper)
+        assert opt._parallel == (threshold == 0)
+        for g in grads:
+            opt.step(g)
+        runs.append((w, opt.buffers))
+    (w_s, b_s), (w_p, b_p) = runs
+    np.testing.assert_array_equal(w_s, w_p)
+    for name in b_s:
+        np.testing.assert_array_equal(b_s[name], b_p[name])
+
+
+def test_parallel_finite_check(monkeypatch):
+    monkeypatch.setattr(optim_mod, "PARALLEL_THRESHOLD", 0)
+    w = np.zeros(40_000)
+    g = np.ones(40_000)
+    g[33_333] = np.inf
+    opt = Adam(w, 0.1)
+    with pytest.raises(NonFiniteGradientError, match="grads holds inf at index 33333"):
+        opt.step(g)
+    assert opt.t == 0 and not w.any() and not opt.buffers["m"].any()
+
+
+# ----------------------------------------------------------------- properties
+finite = st.floats(-1e3, 1e3, allow_nan=False, width=64)
+lrs = st.floats(1e-4, 1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=20), lrs, st.sampled_from(["ema", "sum"]), st.booleans(),
+       st.integers(1, 5))
+def test_momentum_with_beta_zero_is_sgd(w, lr, form, nesterov, steps):
+    w = np.array(w)
+    a, b = w.copy(), w.copy()
+    sgd, mom = SGD(a, lr), Momentum(b, lr, beta=0.0, form=form, nesterov=nesterov)
+    rng = np.random.default_rng(len(w))
+    for _ in range(steps):
+        g = rng.normal(size=w.size)
+        sgd.step(g)
+        mom.step(g)
+    np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=20), st.floats(-50, 50).filter(lambda x: abs(x) > 1e-6), lrs,
+       st.floats(0, 1e-3), st.integers(1, 10))
+def test_rmsprop_beta_zero_constant_gradient_closed_form(w, gval, lr, eps, steps):
+    # β = 0: s = g², so each step moves by α·g / (|g| + ε), the same every time
+    w0 = np.array(w)
+    w = w0.copy()
+    opt = RMSprop(w, lr, beta=0.0, eps=eps)
+    g = np.full(w.size, gval)
+    for _ in range(steps):
+        opt.step(g)
+    expected = w0 - steps * lr * gval / (abs(gval) + eps)
+    np.testing.assert_allclose(w, expected, rtol=1e-12, atol=1e-12 * steps * lr)
+    np.testing.assert_array_equal(opt.buffers["s"], g * g)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3).filter(lambda x: abs(x) > 1e-3), min_size=1, max_size=20), lrs,
+       st.floats(0.0, 0.99), st.floats(0.0, 0.9999), st.sampled_from([0.0, 1e-8, 1e-4]))
+def test_adam_first_step_has_size_lr(g, lr, beta1, beta2, eps):
+    # m̂ = g and v̂ = g² at t = 1, so |ΔW| = α·|g| / (|g| + ε) = α up to ε
+    g = np.array(g)
+    w = np.zeros_like(g)
+    Adam(w, lr, beta1=beta1, beta2=beta2, eps=eps).step(g)
+    np.testing.assert_allclose(np.abs(w), lr * np.abs(g) / (np.abs(g) + eps), rtol=1e-12)
+    assert np.all(np.sign(w) == -np.sign(g))
+
+
+def test_adam_bias_correction_exact_near_one():
+    # β = 1 − 1e−12 at t = 1e9: 1 − β^t = −expm1(t·log1p(−α)); the naive form loses every digit
+    alpha, t = 1e-12, 1e9
+    exact = -math.expm1(t * math.log1p(-alpha))
+    assert one_minus_beta_pow(alpha, t) == pytest.approx(exact, rel=1e-12)
+    # series check, independent of expm1/log1p: t·log(1 − α) = −tα − tα²/2 − …
+    x = t * alpha + t * alpha**2 / 2
+    assert one_minus_beta_pow(alpha, t) == pytest.approx(x - x**2 / 2 + x**3 / 6 - x**4 / 24, rel=1e-12)
+    # through the optimizer: one step at t = 1e9 against the reference's formula
+    beta = 1.0 - alpha
+    rng = np.random.default_rng(3)
+    w0, g = rng.normal(size=5), rng.normal(size=5)
+    m0, v0 = rng.normal(size=5) * 1e-3, rng.random(size=5) * 1e-6
+    w = w0.copy()
+    opt = Adam(w, 1e-3, beta1=beta, beta2=beta)
+    opt.buffers["m"][:], opt.buffers["v"][:] = m0, v0
+    opt.t = 10**9 - 1
+    opt.step(g)
+    expected, *_ = ref.adam_update({"w": w0}, {"w": g}, {"w": m0}, {"w": v0}, 10**9, 1e-3, beta, beta)
+    np.testing.assert_allclose(w, expected["w"], rtol=1e-12)
+    assert opt.t == 10**9
+
+
+# ---------------------------------------------------------------- non-finite
+@pytest.mark.parametrize("kind, hyper, lr", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_gradient_changes_nothing(kind, hyper, lr, bad):
+    p = FlatParams({"W1": np.ones((3, 4)), "b1": np.zeros((3, 1))})
+    opt = CLASSES[kind](p, lr, **hyper)
+    g = p.zeros_like()
+    g.flat[:] = np.linspace(-1, 1, p.size)
+    opt.step(g)
+    opt.step(g)
+    before_p, before_b = p.flat.copy(), {k: v.copy() for k, v in opt.buffers.items()}
+    g["W1"][2, 1] = bad
+    g["b1"][1, 0] = np.nan  # only the first is reported
+    with pytest.raises(NonFiniteGradientError, match=r"grads\['W1'\] holds (nan|inf|-inf) at index \(2, 1\) "
+                                                     r"\(flat index 9\).*t=2 unchanged"):
+        opt.step(g)
+    np.testing.assert_array_equal(p.flat, before_p)
+    for k, v in opt.buffers.items():
+        np.testing.assert_array_equal(v, before_b[k])
+    assert opt.t == 2
+    opt.check_finite = False  # the unchecked path lets it through
+    opt.step(g)
+    assert opt.t == 3 and not np.isfinite(p.flat).all()
+
+
+def test_nonfinite_in_plain_array_names_the_index():
+    w = np.zeros((2, 3), dtype=np.float32)
+    g = np.zeros((2, 3), dtype=np.float32)
+    g[1, 2] = np.nan
+    with pytest.raises(NonFiniteGradientError, match=r"grads holds nan at index \(1, 2\) \(flat index 5\)"):
+        SGD(w, 0.1).step(g)
+
+
+# ---------------------------------------------------------------------- state
+@pytest.mark.parametrize("via", ["state_dict", "file"])
+@pytest.mark.parametrize("kind, hyper, lr", CASES, ids=CASE_IDS)
+def test_resume_is_bit_identical(kind, hyper, lr, via, tmp_path):
+    rng = np.random.default_rng(11)
+    grads = [rng.normal(size=37).astype(np.float32) for _ in range(12)]
+    w0 = rng.normal(size=37).astype(np.float32)
+
+    w = w0.copy()
+    straight = CLASSES[kind](w, lr, **hyper)
+    for g in grads:
+        straight.step(g)
+
+    first = w0.copy()
+    stopped = CLASSES[kind](first, lr, **hyper)
+    for g in grads[:5]:
+        stopped.step(g)
+    np.save(tmp_path / "w.npy", first)
+    if via == "file":
+        stopped.save(tmp_path / "opt.state")
+        assert (tmp_path / "opt.state").exists()
+    state = stopped.state_dict()
+    del stopped, first
+
+    resumed_w = np.load(tmp_path / "w.npy")
+    resumed = CLASSES[kind](resumed_w, 123.0)  # hyper-parameters and lr come from the state
+    if via == "file":
+        resumed.load(tmp_path / "opt.state")
+    else:
+        resumed.load_state_dict(state)
+    assert resumed.t == 5 and resumed.lr == lr and resumed.hyper == straight.hyper
+    for g in grads[5:]:
+        resumed.step(g)
+    np.testing.assert_array_equal(resumed_w, w)
+    assert resumed.t == straight.t == 12
+    assert set(resumed.buffers) == set(straight.buffers)
+    for k in straight.buffers:
+        np.testing.assert_array_equal(resumed.buffers[k], straight.buffers[k])
+
+
+def test_state_dict_is_a_copy_and_json_friendly():
+    import json
+
+    opt = Adam(np.zeros(3), 0.1, amsgrad=True)
+    opt.step(np.ones(3))
+    state = opt.state_dict()
+    state["buffers"]["m"][:] = 99
+    assert not np.any(opt.buffers["m"] == 99)
+    json.dumps({k: v for k, v in state.items() if k != "buffers"})
+
+
+def test_mismatched_state_is_refused_and_changes_nothing():
+    w = np.zeros(4)
+    adam = Adam(w, 0.1)
+    adam.step(np.ones(4))
+    good = adam.state_dict()
+    other = Adam(np.zeros(4), 0.5, beta1=0.5)
+    before = other.state_dict()
+
+    def refused(state, exc, match):
+        with pytest.raises(exc, match=match):
+            other.load_state_dict(state)
+        after = other.state_dict()
+        assert after["lr"] == before["lr"] and after["hyper"] == before["hyper"] and after["t"] == before["t"]
+        for k in before["buffers"]:
+            np.testing.assert_array_equal(after["buffers"][k], before["buffers"][k])
+
+    refused(SGD(np.zeros(4), 0.1).state_dict(), ValueError, r"state\['kind'\] must be 'adam' for Adam, got 'sgd'")
+    refused(Adam(np.zeros(5), 0.1).state_dict(), ValueError, r"state\['size'\] must be 4 .*got 5")
+    refused(Adam(np.zeros(4, np.float32), 0.1).state_dict(), TypeError, r"state\['dtype'\] must be 'float64'")
+    refused({**good, "t": -1}, ValueError, r"state\['t'\] must be >= 0")
+    refused({**good, "lr": 0.0}, ValueError, r"state\['lr'\] must be > 0")
+    refused({**good, "hyper": {**good["hyper"], "beta1": 1.0}}, ValueError, "beta1 must be in")
+    refused({**good, "hyper": {"beta1": 0.9}}, ValueError, r"state\['hyper'\] must have the keys")
+    refused({**good, "buffers": {"m": np.zeros(4)}}, ValueError, r"state\['buffers'\] must hold")
+    refused({**good, "buffers": {**good["buffers"], "v": np.zeros(3)}}, ValueError,
+            r"state\['buffers'\]\['v'\] must have shape \(4,\)")
+    refused({**good, "buffers": {**good["buffers"], "v": np.zeros(4, np.float32)}}, TypeError,
+            r"state\['buffers'\]\['v'\] must be float64")
+    refused({k: v for k, v in good.items() if k != "t"}, ValueError, "state is missing 't'")
+    refused([1, 2], TypeError, "state must be a dict")
+    # switching amsgrad on through the state allocates its buffer
+    ams = Adam(np.zeros(4), 0.1, amsgrad=True)
+    ams.step(np.ones(4))
+    other.load_state_dict(ams.state_dict())
+    assert other.amsgrad and other.buffers["vmax"].shape == (4,)
+
+
+def test_load_refuses_a_foreign_file(tmp_path):
+    np.savez(tmp_path / "x.npz", a=np.zeros(2))
+    with pytest.raises(ValueError, match="not an optimizer state file"):
+        SGD(np.zeros(2), 0.1).load(tmp_path / "x.npz")
+
+
+# ------------------------------------------------------------ parameters/grads
+def test_gradient_forms_give_identical_steps():
+    base = {"W": np.arange(6.0).reshape(2, 3), "b": np.ones(2)}
+    results = []
+    for form in ("flatparams", "flat", "mapping", "float32-flat"):
+        p = FlatParams(base)
+        g = p.zeros_like()
+        g.flat[:] = np.arange(p.size) / 8 - 0.5  # exact in float32 too
+        grads = {"flatparams": g, "flat": g.flat.copy(), "mapping": g.to_dict(),
+                 "float32-flat": g.flat.astype(np.float32)}[form]
+        opt = Adam(p, 0.1)
+        opt.step(grads)
+        opt.step(grads)
+        results.append(p.flat.copy())
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+
+
+def test_plain_ndarray_updated_in_place_with_its_shape():
+    w = np.ones((2, 3), dtype=np.float32)
+    opt = SGD(w, 0.5)
+    opt.step(np.ones((2, 3), dtype=np.float32))
+    opt.step(np.ones(6))  # flat, float64: converted
+    np.testing.assert_array_equal(w, np.zeros((2, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"grads must have shape \(2, 3\) or \(6,\), got shape \(3, 2\)"):
+        opt.step(np.ones((3, 2)))
+    with pytest.raises(TypeError, match="grads must hold real numbers"):
+        opt.step(np.ones(6, dtype=complex))
+    with pytest.raises(TypeError, match="grads must hold real numbers"):
+        opt.step({"W": np.ones(6)})
+
+
+def test_caller_gradients_are_not_modified():
+    g = np.linspace(-1, 1, 5)
+    g0 = g.copy()
+    for cls in CLASSES.values():
+        cls(np.zeros(5), 0.1).step(g)
+    np.testing.assert_array_equal(g, g0)
+
+
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: SGD(np.zeros(3), 0.0), ValueError, "lr must be > 0, got 0.0"),
+        (lambda: SGD(np.zeros(3), -1), ValueError, "lr must be > 0, got -1"),
+        (lambda: SGD(np.zeros(3), float("nan")), ValueError, "lr must be finite, got nan"),
+        (lambda: SGD(np.zeros(3), "0.1"), TypeError, "lr must be a real number"),
+        (lambda: SGD(np.zeros(3), True), TypeError, "lr must be a real number, got True"),
+        (lambda: Momentum(np.zeros(3), 0.1, beta=1.0), ValueError, r"beta must be in \[0, 1\), got 1.0"),
+        (lambda: Momentum(np.zeros(3), 0.1, beta=-0.1), ValueError, r"beta must be in \[0, 1\)"),
+        (lambda: Momentum(np.zeros(3), 0.1, form="nesterov"), ValueError, "form must be 'ema' or 'sum', got 'nesterov'"),
+        (lambda: Momentum(np.zeros(3), 0.1, nesterov=1), TypeError, "nesterov must be True or False, got 1"),
+        (lambda: RMSprop(np.zeros(3), 0.1, eps=-1e-8), ValueError, "eps must be >= 0, got -1e-08"),
+        (lambda: RMSprop(np.zeros(3), 0.1, centered="yes"), TypeError, "centered must be True or False"),
+        (lambda: Adam(np.zeros(3), 0.1, beta1=1.5), ValueError, r"beta1 must be in \[0, 1\), got 1.5"),
+        (lambda: Adam(np.zeros(3), 0.1, beta2=float("nan")), ValueError, "beta2 must be finite"),
+        (lambda: Adam(np.zeros(3), 0.1, weight_decay=-0.1), ValueError, "weight_decay must be >= 0"),
+        (lambda: Adam(np.zeros(3), 0.1, amsgrad=None), TypeError, "amsgrad must be True or False"),
+        (lambda: SGD(np.zeros(3), 0.1, check_finite="no"), TypeError, "check_finite must be True or False"),
+        (lambda: SGD(np.zeros(3, dtype=np.int64), 0.1), TypeError, "params must be float32 or float64.*int64"),
+        (lambda: SGD(np.zeros(3, dtype=np.float16), 0.1), TypeError, "params must be float32 or float64.*float16"),
+        (lambda: SGD(np.zeros((3, 4))[:, ::2], 0.1), ValueError, "params must be C-contiguous"),
+        (lambda: SGD(np.zeros((3, 4)).T, 0.1), ValueError, "params must be C-contiguous"),
+        (lambda: SGD(np.broadcast_to(np.zeros(1), (3,)), 0.1), ValueError, "params must be"),
+        (lambda: SGD(np.zeros(0), 0.1), ValueError, r"params must hold at least one value, got shape \(0,\)"),
+        (lambda: SGD([1.0, 2.0], 0.1), TypeError, "params must be a FlatParams or a float32/float64 ndarray, got list"),
+    ],
+)
+def test_bad_construction(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_read_only_params_refused():
+    w = np.zeros(3)
+    w.flags.writeable = False
+    with pytest.raises(ValueError, match="params must be writeable"):
+        SGD(w, 0.1)
+
+
+def test_lr_setter_validates_and_keeps_old_value():
+    opt = Adam(np.zeros(2), 0.1)
+    for bad in (0, -0.5, float("inf"), None):
+        with pytest.raises((TypeError, ValueError), match="lr must be"):
+            opt.lr = bad
+    assert opt.lr == 0.1
+    opt.lr = np.float32(0.25)
+    assert opt.lr == 0.25 and type(opt.lr) is float
+
+
+def test_internal_interface_for_the_training_loop():
+    p = FlatParams({"W": np.zeros((2, 2), np.float32), "b": np.zeros(2, np.float32)})
+    for kind, cls in CLASSES.items():
+        opt = cls(p, 0.1)
+        assert opt.kind == kind and opt.flat is p.flat and opt.t == 0
+        assert isinstance(opt.hyper, dict) and isinstance(opt.lr, float)
+        for name, buf in opt.buffers.items():
+            assert buf.dtype == np.float32 and buf.ndim == 1 and buf.flags.c_contiguous, name
+    assert set(Adam(p, 0.1).buffers) == {"m", "v", "vmax"} and Adam(p, 0.1).buffers["vmax"].size == 0
+    assert RMSprop(p, 0.1).buffers["gavg"].size == 0 and RMSprop(p, 0.1, centered=True).buffers["gavg"].size == 6
+    assert "Adam(lr=0.1" in repr(Adam(p, 0.1)) and "t=0" in repr(Adam(p, 0.1))
