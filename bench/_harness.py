@@ -29,7 +29,9 @@ Conventions for :class:`Result` (read by ``bench/run.py`` and ``bench/report.py`
     float64: read x, write out = 16; Adam float32: parameters, m and v read and
     written, gradient read = 4·(2+2+2+1) = 28.  The runner turns it into the
     bandwidth floor ``bytes_per_element / triad bandwidth(threads)``
-    (``bench/floor.py``).
+    (``bench/floor.py``).  Groups ``ewa`` and ``stream`` may leave it out: the
+    runner then uses EWA's minimum, 2 · itemsize, with a ``chain`` floor
+    except for ``2d`` cases.
     ``threads`` (int): threads the kernel may use at that size (default: all
     cores); picks the triad bandwidth of 1 core or of all cores.
     ``floor`` (str): ``"bandwidth"`` (default) or ``"chain"`` for a serial
@@ -38,6 +40,9 @@ Conventions for :class:`Result` (read by ``bench/run.py`` and ``bench/report.py`
     ``floor_ns_per_element`` (float): the floor itself, filled in by the
     runner from the keys above unless a script sets it.
     ``compile_seconds`` (float): one-time compilation, reported apart.
+    ``first_call_seconds`` / ``import_seconds`` (float): a start-up row (a new
+    process's import and first call); the report shows such rows in seconds
+    and leaves them out of the per-element plots.
     ``missing`` (str): set by :func:`missing`: why the library was not measured.
 """
 

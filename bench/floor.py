@@ -113,15 +113,44 @@ def bandwidth_bytes_per_second(threads: int, *, quick: bool = False) -> float:
     ----------
     threads : int
         1 for one core; :func:`all_threads` for the whole machine.  Values
-        above :func:`all_threads` are clipped to it.
+        above :func:`all_threads` are clipped to it.  With more than one
+        thread the result is the better of that measurement and one core's
+        (a busy machine can make the threaded triad slower than one core, and
+        a kernel allowed several threads could always run on one).
     """
     threads = max(1, min(int(threads), all_threads()))
-    if threads not in _BANDWIDTH:
-        n = TRIAD_ELEMENTS_QUICK if quick else TRIAD_ELEMENTS
-        timing = _measure_triad(threads, n, repeat=3 if quick else 7)
-        _BANDWIDTH[threads] = TRIAD_BYTES_PER_ELEMENT * n / timing.best
-        _BANDWIDTH_TIMING[threads] = (timing, n)
-    return _BANDWIDTH[threads]
+    for t in sorted({1, threads}):
+        if t not in _BANDWIDTH:
+            n = TRIAD_ELEMENTS_QUICK if quick else TRIAD_ELEMENTS
+            timing = _measure_triad(t, n, repeat=3 if quick else 7)
+            _BANDWIDTH[t] = TRIAD_BYTES_PER_ELEMENT * n / timing.best
+            _BANDWIDTH_TIMING[t] = (timing, n)
+    # a kernel allowed all cores may use one: its floor is never slower than one core's
+    return max(_BANDWIDTH[1], _BANDWIDTH[threads])
+
+
+def last_level_cache_bytes() -> int | None:
+    """Size of the largest CPU cache in bytes (Linux sysfs), or None when unknown.
+
+    Data smaller than this may be served from cache, faster than memory: the
+    bandwidth floor bounds only kernels whose data do not fit.
+    """
+    best = None
+    for d in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (d / "size").read_text().strip()
+            kind = (d / "type").read_text().strip()
+        except OSError:
+            continue
+        if kind == "Instruction" or not text:
+            continue
+        scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1].upper(), 1)
+        try:
+            size = int(text.rstrip("KMGkmg")) * scale
+        except ValueError:
+            continue
+        best = size if best is None else max(best, size)
+    return best
 
 
 def floor_ns_per_element(bytes_per_element: float, threads: int) -> float:

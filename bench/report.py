@@ -34,6 +34,8 @@ UNITS = {"ewa": "ns per value", "stream": "ns per value", "optim": "ns per param
 
 BASELINE = "streamopt"
 FLOOR = "floor"
+#: Header of a script's own ``floor`` rows when the triad floor fills the floor column.
+SCRIPT_FLOOR = "floor (script)"
 
 Key = tuple[str, str, int, str]  # (group, case, size, dtype)
 
@@ -53,16 +55,25 @@ def index(results: Iterable[Result]) -> dict[Key, dict[str, Result]]:
 
 
 def floor_ns(by_lib: dict[str, Result]) -> float | None:
-    """The floor of one row: a ``floor`` library row, else the baseline's ``floor_ns_per_element``."""
-    f = by_lib.get(FLOOR)
-    if f is not None and measured(f):
-        return f.ns_per_element
+    """The floor of one row: the baseline's ``floor_ns_per_element`` (the triad floor the runner
+    fills in), else the time of a ``floor`` row the group's script measured itself."""
     base = by_lib.get(BASELINE)
     if base is not None:
         value = base.extra.get("floor_ns_per_element")
         if isinstance(value, (int, float)) and value == value and value > 0:
             return float(value)
+    f = by_lib.get(FLOOR)
+    if f is not None and measured(f):
+        return f.ns_per_element
     return None
+
+
+def script_floor_is_column(by_lib: dict[str, Result]) -> bool:
+    """A script's own ``floor`` row is shown as a column of its own when the triad floor is used."""
+    if FLOOR not in by_lib or floor_ns(by_lib) is None:
+        return False
+    own = by_lib[FLOOR]
+    return not measured(own) or not math.isclose(own.ns_per_element, floor_ns(by_lib), rel_tol=1e-6)
 
 
 def _fastest(by_lib: dict[str, Result], accept: Callable[[str], bool]) -> Result | None:
@@ -122,6 +133,7 @@ def _ratio_goal(name: str, rows: dict[Key, dict[str, Result]], select: Callable[
     text = f"worst {worst:.3g}x ({_where(key)})"
     if len(values) > 1:
         text += f", best {best:.3g}x, {len(values)} rows"
+    text += f"; needs {'≥' if at_least is not None else '≤'} {at_least if at_least is not None else at_most:.3g}x"
     return Goal(name, "met" if ok else "not met", text, len(values))
 
 
@@ -133,8 +145,11 @@ def _peer_ratio(accept: Callable[[str], bool]) -> Callable[[dict[str, Result]], 
 
 
 def _floor_ratio(by_lib: dict[str, Result]) -> float | None:
+    """streamopt time / floor, for rows whose data do not fit in the last-level cache."""
     f = floor_ns(by_lib)
-    return None if f is None else by_lib[BASELINE].ns_per_element / f
+    if f is None or by_lib[BASELINE].extra.get("in_cache"):
+        return None
+    return by_lib[BASELINE].ns_per_element / f
 
 
 def evaluate_goals(results: list[Result]) -> list[Goal]:
@@ -155,23 +170,31 @@ def evaluate_goals(results: list[Result]) -> list[Goal]:
         _ratio_goal("EWA 2-D ≥ 2x numbagg", rows, group_case("ewa", "2d"),
                     _peer_ratio(lambda lib: lib == "numbagg"), at_least=2.0, need="streamopt and numbagg on 2d cases"),
         _ratio_goal("EWA 2-D ≤ 1.3x the bandwidth floor", rows, group_case("ewa", "2d"), _floor_ratio,
-                    at_most=1.3, need="streamopt and a floor on 2d cases"),
+                    at_most=1.3, need="streamopt and a floor on 2d cases larger than the last-level cache"),
         _ratio_goal("EWA 1-D ≥ 1.5x numbagg" + at_largest, rows,
                     group_case("ewa", "1d", min_size=largest_1d), _peer_ratio(lambda lib: lib == "numbagg"),
                     at_least=1.5, need="streamopt and numbagg on 1d cases"),
         _ratio_goal("every optimizer faster than torch's fastest CPU path at every size", rows,
-                    group_case("optim"), _peer_ratio(is_torch), at_least=1.0 + 1e-12,
+                    group_case("optim"), _peer_ratio(is_torch), at_least=1.0,
                     need="streamopt and a torch path"),
         _ratio_goal("every optimizer ≥ 10x torch's fastest path at ≤ 1e4 parameters", rows,
                     group_case("optim", max_size=10_000), _peer_ratio(is_torch), at_least=10.0,
                     need="streamopt and a torch path at ≤ 1e4 parameters"),
         _ratio_goal("every optimizer ≤ 1.2x the bandwidth floor at 1e7 parameters", rows,
                     group_case("optim", min_size=10_000_000), _floor_ratio, at_most=1.2,
-                    need="streamopt and a floor at ≥ 1e7 parameters (not measured with --quick?)"),
+                    need="streamopt and a floor at ≥ 1e7 parameters larger than the last-level cache"),
         _ratio_goal("experiment ≥ 40x the NumPy form", rows, group_case("train"), _peer_ratio(is_numpy),
                     at_least=40.0, need="streamopt and the NumPy form"),
         _ratio_goal("experiment ≥ 20x PyTorch", rows, group_case("train"), _peer_ratio(is_torch),
                     at_least=20.0, need="streamopt and PyTorch"),
+    ]
+    goals += [  # the streaming goals of the EWA issue
+        _ratio_goal("one-value EWA.update within 1.5x of river's EWMean.update", rows,
+                    group_case("stream", "update-1"), _peer_ratio(lambda lib: lib == "river"), at_least=1 / 1.5,
+                    need="streamopt and river on update-1"),
+        _ratio_goal("EWA.update in chunks of 1,000 ≥ 100x river per value", rows,
+                    lambda k: k[0] == "stream" and k[1] == "chunk-1000", _peer_ratio(lambda lib: lib == "river"),
+                    at_least=100.0, need="streamopt and river on chunk-1000"),
     ]
     warm = [(r.seconds, r.case) for r in results
             if r.group == "startup" and r.library == "warm" and r.case != "import" and measured(r)]
@@ -199,7 +222,9 @@ def _cell(r: Result | None, base: Result | None, unit_seconds: bool) -> str:
         return ""
     if not measured(r):
         return "missing" if "missing" in r.extra else "n/a"
-    text = f"{r.seconds:.3g} s" if unit_seconds else fmt_value(r.ns_per_element)
+    # start-up rows (with a first-call time) are in seconds whatever their group
+    seconds = unit_seconds or "first_call_seconds" in r.extra
+    text = f"{r.seconds:.3g} s" if seconds else fmt_value(r.ns_per_element)
     if r.spread == r.spread:
         text += f" ±{r.spread * 100:.0f}%"
     if base is not None and r is not base and measured(base):
@@ -214,12 +239,13 @@ def markdown_table(results: list[Result], group: str) -> str:
     libs: list[str] = []
     for by_lib in rows.values():
         for lib in by_lib:
-            if lib != FLOOR and lib not in libs:
+            if (lib != FLOOR or script_floor_is_column(by_lib)) and lib not in libs:
                 libs.append(lib)
     if BASELINE in libs:
         libs.insert(0, libs.pop(libs.index(BASELINE)))
     has_floor = any(floor_ns(v) is not None for v in rows.values())
-    header = ["case", "size", "dtype", *libs] + (["floor", "vs floor"] if has_floor else [])
+    header = ["case", "size", "dtype", *[SCRIPT_FLOOR if lib == FLOOR else lib for lib in libs]]
+    header += ["floor", "vs floor"] if has_floor else []
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     seconds = group == "startup"
     for (_, case, size, dtype), by_lib in rows.items():
@@ -229,8 +255,11 @@ def markdown_table(results: list[Result], group: str) -> str:
         if has_floor:
             f = floor_ns(by_lib)
             cells.append("" if f is None else fmt_value(f))
-            cells.append("" if f is None or base is None or not measured(base)
-                         else f"{base.ns_per_element / f:.2f}x")
+            if f is None or base is None or not measured(base):
+                cells.append("")
+            else:
+                in_cache = " (in cache)" if base.extra.get("in_cache") else ""
+                cells.append(f"{base.ns_per_element / f:.3g}x{in_cache}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -249,9 +278,36 @@ def machine_limits(results: list[Result]) -> list[str]:
     return out
 
 
+def before_after_table(before: list[Result], after: list[Result], group: str) -> str | None:
+    """streamopt's rows (every ``streamopt*`` library; every row of ``startup``) of an earlier run against this one:
+    before, after and the speed-up before / after; None when no row is in both runs."""
+    old = {(r.case, r.size, r.dtype, r.library): r for r in before
+           if r.group == group and (r.library.startswith(BASELINE) or group == "startup") and measured(r)}
+    lines = ["| case | size | dtype | library | before | after | speed-up |", "|---|---|---|---|---|---|---|"]
+    for r in after:
+        if r.group != group or not measured(r):
+            continue
+        b = old.get((r.case, r.size, r.dtype, r.library))
+        if b is None:
+            continue
+        if group == "startup":
+            cells = [f"{b.seconds:.3g} s", f"{r.seconds:.3g} s"]
+        else:
+            cells = [fmt_value(b.ns_per_element), fmt_value(r.ns_per_element)]
+        lines.append(f"| {r.case} | {fmt_size(r.size)} | {r.dtype or '–'} | {r.library} | "
+                     f"{cells[0]} | {cells[1]} | {b.seconds / r.seconds:.2f}x |")
+    return "\n".join(lines) if len(lines) > 2 else None
+
+
 def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, dict[str, Any]],
-             goals: list[Goal], *, quick: bool = False, command: str = "streamopt bench") -> str:
-    """The whole report: machine, then a section per group, then the goals."""
+             goals: list[Goal], *, quick: bool = False, command: str = "streamopt bench",
+             before: list[Result] | None = None, before_label: str = "an earlier run") -> str:
+    """The whole report: machine, then a section per group, then the goals.
+
+    With ``before`` (the results of an earlier run, e.g. before a kernel
+    change), each group also gets a before/after table of streamopt's rows
+    and the goals table a column with the earlier verdicts.
+    """
     lines = ["# streamopt benchmark report", "",
              f"Produced by `{command}`" + (" (`--quick`: fewer sizes and repeats)" if quick else "") + ".", "",
              "## Machine", "", "| | |", "|---|---|"]
@@ -266,7 +322,8 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
         lines += ["", "Measured limits:", "", *limits]
     lines += ["", "How to read: a cell is the best time of several repeats ±spread (median / best − 1); "
               "`(r x)` is the peer's time / streamopt's time (above 1: streamopt is faster); `floor` is "
-              "the machine's limit for the kernel and `vs floor` streamopt's time / floor."]
+              "the machine's limit for the kernel and `vs floor` streamopt's time / floor; '(in cache)': the data "
+              "fit in the last-level cache, so the memory floor does not bound that row (and no goal uses it)."]
     for group in _ordered(groups, results):
         info = groups.get(group, {"status": "ok"})
         lines += ["", f"## {group}", ""]
@@ -282,11 +339,28 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
                             if r.group == group and "missing" in r.extra})
             if notes:
                 lines += ["", "Not measured:", "", *notes]
+            if before is not None:
+                table = before_after_table(before, results, group)
+                if table:
+                    lines += ["", f"Before ({before_label}) and after (this run), streamopt's rows, "
+                              "speed-up = before / after:", "", table]
             if info.get("plot"):
                 lines += ["", f"![{group}]({info['plot']})"]
-    lines += ["", "## Goals", "", "| goal | status | measured |", "|---|---|---|"]
-    for g in goals:
-        lines.append(f"| {g.name} | {g.status} | {g.measured} |")
+    lines += ["", "## Goals", "",
+              "Each goal is checked on every measured row it covers and judged by the worst one. Ratios are "
+              "the peer's time / streamopt's (above 1: streamopt is faster), or streamopt's time / the floor; "
+              "a goal without rows is 'not evaluated', never met.", ""]
+    if before is None:
+        lines += ["| goal | status | measured |", "|---|---|---|"]
+        for g in goals:
+            lines.append(f"| {g.name} | {g.status} | {g.measured} |")
+    else:
+        earlier = {g.name: g for g in evaluate_goals(before)}
+        lines += [f"| goal | status | measured | before ({before_label}) |", "|---|---|---|---|"]
+        for g in goals:
+            b = earlier.get(g.name)
+            lines.append(f"| {g.name} | {g.status} | {g.measured} | "
+                         + ("" if b is None else f"{b.status}: {b.measured}") + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -331,10 +405,11 @@ def plot_group(results: list[Result], group: str, path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     rows = [r for r in results if r.group == group and measured(r)]
+    if group == "startup":
+        return _plot_startup(rows, path, plt) if rows else None
+    rows = [r for r in rows if "first_call_seconds" not in r.extra]  # start-up rows: seconds, not per element
     if not rows:
         return None
-    if group == "startup":
-        return _plot_startup(rows, path, plt)
     panels: dict[tuple[str, str], list[Result]] = {}
     for r in rows:
         panels.setdefault((r.case, r.dtype), []).append(r)
@@ -342,7 +417,9 @@ def plot_group(results: list[Result], group: str, path: Path) -> Path | None:
     ncols = min(4, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, 4.2 * ncols), 3.4 * nrows + 0.6), squeeze=False)
-    libs = list(dict.fromkeys(r.library for r in rows if r.library != FLOOR))
+    by_key = index(results)
+    libs = list(dict.fromkeys(r.library for r in rows if r.library != FLOOR
+                              or script_floor_is_column(by_key[(r.group, r.case, r.size, r.dtype)])))
     colors = {lib: f"C{i % 10}" for i, lib in enumerate(libs)}
     for ax, ((case, dtype), panel) in zip(axes.flat, panels.items()):
         fl = sorted((k[2], v) for k, v in floors.items() if k[1] == case and k[3] == dtype and v is not None)
@@ -354,7 +431,7 @@ def plot_group(results: list[Result], group: str, path: Path) -> Path | None:
         for lib in libs:
             pts = sorted((r.size, r.ns_per_element) for r in panel if r.library == lib)
             if pts:
-                ax.plot(*zip(*pts), marker="o", ms=3, color=colors[lib], label=lib,
+                ax.plot(*zip(*pts), marker="o", ms=3, color=colors[lib], label=_label(lib),
                         lw=2.2 if lib == BASELINE else 1.2)
         if fl:
             ax.plot(*zip(*fl), ls="--", color="black", lw=1, marker="_", label="floor")
@@ -371,25 +448,32 @@ def plot_group(results: list[Result], group: str, path: Path) -> Path | None:
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(6, len(handles)),
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(8, len(handles)),
                fontsize=8, frameon=False)
     fig.suptitle(f"{group}: time per element against size (log-log, lower is faster)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.09 if len(handles) > 8 else 0.06, 1, 0.95))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
 
+def _label(lib: str) -> str:
+    return SCRIPT_FLOOR if lib == FLOOR else lib
+
+
 def _bars(ax, panel: list[Result], libs: list[str], colors: dict[str, str], floor: float | None) -> None:
     """A panel with a single size: one horizontal bar per library (log scale), the floor dashed."""
+    from matplotlib.ticker import NullFormatter
+
     bars = [(lib, r.ns_per_element) for lib in libs for r in panel if r.library == lib]
     ys = range(len(bars))
     ax.barh(list(ys), [v for _, v in bars], color=[colors[lib] for lib, _ in bars])
     for lib, _ in bars:  # legend entries shared with the line panels
-        ax.plot([], [], color=colors[lib], label=lib)
-    ax.set_yticks(list(ys), [lib for lib, _ in bars], fontsize=7)
+        ax.plot([], [], color=colors[lib], label=_label(lib))
+    ax.set_yticks(list(ys), [_label(lib) for lib, _ in bars], fontsize=7)
     ax.invert_yaxis()
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # log-axis minor labels collide on short ranges
     if floor is not None:
         ax.axvline(floor, ls="--", color="black", lw=1, label="floor")
     ax.tick_params(labelsize=7)
@@ -419,8 +503,12 @@ def _plot_startup(rows: list[Result], path: Path, plt) -> Path:
 
 # --------------------------------------------------------------------------- all
 def write_report(out: Path, machine: dict[str, Any], results: list[Result], groups: dict[str, dict[str, Any]],
-                 *, quick: bool = False, command: str = "streamopt bench") -> dict[str, Path]:
-    """Write ``results.json``, ``report.md`` and ``<group>.png`` into ``out``; returns what was written."""
+                 *, quick: bool = False, command: str = "streamopt bench",
+                 before: Path | None = None) -> dict[str, Path]:
+    """Write ``results.json``, ``report.md`` and ``<group>.png`` into ``out``; returns what was written.
+
+    ``before``: the ``results.json`` of an earlier run, compared with this one in the report.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -438,8 +526,10 @@ def write_report(out: Path, machine: dict[str, Any], results: list[Result], grou
     data = results_json(machine, results, groups, goals, quick=quick, command=command)
     (out / "results.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     written["json"] = out / "results.json"
-    (out / "report.md").write_text(markdown(machine, results, groups, goals, quick=quick, command=command),
-                                   encoding="utf-8")
+    earlier = None if before is None else load_results(before)[1]
+    text = markdown(machine, results, groups, goals, quick=quick, command=command, before=earlier,
+                    before_label=None if before is None else f"`{before}`")
+    (out / "report.md").write_text(text, encoding="utf-8")
     written["markdown"] = out / "report.md"
     return written
 
@@ -456,3 +546,24 @@ def load_results(path: Path) -> tuple[dict[str, Any], list[Result], dict[str, di
                 d[k] = float("nan")
         results.append(Result(**d))
     return data["machine"], results, data["groups"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Re-render a report from a ``results.json`` (and optionally compare it with an earlier one)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python bench/report.py", description=main.__doc__)
+    parser.add_argument("results", type=Path, help="results.json of a run")
+    parser.add_argument("--compare", type=Path, metavar="OLD_JSON", help="results.json of an earlier run")
+    parser.add_argument("--out", type=Path, help="folder to write into (default: the results' folder)")
+    args = parser.parse_args(argv)
+    data = json.loads(args.results.read_text(encoding="utf-8"))
+    machine, results, groups = load_results(args.results)
+    written = write_report(args.out or args.results.parent, machine, results, groups, quick=data.get("quick", False),
+                           command=data.get("command", "streamopt bench"), before=args.compare)
+    print("wrote " + ", ".join(str(p) for p in written.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,7 @@
 """The benchmark suite in one command: every group, a table per group, JSON, a Markdown report, plots.
 
-    python bench/run.py [--quick] [--only GROUP ...] [--out DIR]
-    streamopt bench    [--quick] [--only GROUP ...] [--out DIR]     (the same code)
+    python bench/run.py [--quick] [--only GROUP ...] [--out DIR] [--compare OLD/results.json]
+    streamopt bench    [--quick] [--only GROUP ...] [--out DIR] [--compare OLD/results.json]
 
 Groups (one script each in ``bench/``, each with ``run(quick) -> list[Result]``):
 
@@ -15,6 +15,9 @@ Groups (one script each in ``bench/``, each with ``run(quick) -> list[Result]``)
 A group whose script is missing or raises is reported as such and the others
 still run; the exit status is then 1.  ``--quick`` uses fewer sizes and
 repeats (the whole suite in under a minute); its numbers are indicative only.
+``--compare`` adds streamopt's before/after (an earlier ``results.json``)
+per group and the earlier verdict of each goal.  ``python bench/report.py
+results.json [--compare OLD]`` re-renders a report without measuring.
 """
 
 from __future__ import annotations
@@ -86,8 +89,17 @@ def machine_info() -> dict[str, Any]:
         available = len(os.sched_getaffinity(0))
     except AttributeError:
         available = os.cpu_count()
+    try:
+        llc = importlib.import_module("floor").last_level_cache_bytes()
+    except Exception:
+        llc = None
+    try:
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        load = "unknown"
     return {
         "cpu": _cpu_model(),
+        "last-level cache (MB)": None if llc is None else round(llc / 1024**2, 1),
         "cores": os.cpu_count(),
         "cores available": available,
         "numba threads": os.environ.get("NUMBA_NUM_THREADS", str(available)),
@@ -95,6 +107,7 @@ def machine_info() -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "load average at start (1, 5, 15 min)": load,
         "versions": {name: _version(name) for name in VERSIONS},
     }
 
@@ -111,29 +124,40 @@ def annotate_floors(results: list[Result], quick: bool) -> str | None:
 
     The floor is ``bytes_per_element / triad bandwidth(threads)`` (threads: the
     row's ``threads``, default all cores); with ``floor="chain"`` it is the
-    slower of that (one core) and the serial multiply-add latency of the dtype.
-    EWA rows without ``bytes_per_element`` get the operation's minimum, read x
-    and write the output (2 · itemsize), a chain floor for ``1d`` cases.
+    serial multiply-add latency of the dtype, or the one-core bandwidth floor
+    when that is slower and the data do not fit in the last-level cache.
+    EWA rows (groups ``ewa`` and ``stream``) without ``bytes_per_element`` get
+    the operation's minimum, read x and write the output (2 · itemsize), and a
+    chain floor unless the case is ``2d`` (one series is one serial chain).
+    Bandwidth rows whose bytes (size × bytes_per_element) fit in the last-level
+    cache get ``in_cache=True``: the memory floor does not bound them.
     Returns an error message when the floor could not be measured.
     """
     for r in results:  # EWA's irreducible traffic when its script does not state it: read x, write out
-        if (r.group == "ewa" and r.library == "streamopt" and "bytes_per_element" not in r.extra
-                and r.dtype in ("float32", "float64") and r.case.startswith(("1d", "2d"))):
+        if (r.group in ("ewa", "stream") and r.library == "streamopt" and "bytes_per_element" not in r.extra
+                and r.dtype in ("float32", "float64")):
             r.extra["bytes_per_element"] = 2 * (4 if r.dtype == "float32" else 8)
-            r.extra.setdefault("floor", "chain" if r.case.startswith("1d") else "bandwidth")
+            r.extra.setdefault("floor", "bandwidth" if r.case.startswith("2d") else "chain")
     todo = [r for r in results if r.library == "streamopt" and "bytes_per_element" in r.extra
             and "floor_ns_per_element" not in r.extra and "missing" not in r.extra]
     if not todo:
         return None
     try:
         floor = importlib.import_module("floor")
+        llc = floor.last_level_cache_bytes()
         for r in todo:
+            in_cache = llc is not None and r.size * float(r.extra["bytes_per_element"]) < llc
             kind = r.extra.get("floor", "bandwidth")
-            threads = 1 if kind == "chain" else int(r.extra.get("threads") or floor.all_threads())
-            floor.bandwidth_bytes_per_second(threads, quick=quick)  # measured once, quick or full
-            value = floor.floor_ns_per_element(float(r.extra["bytes_per_element"]), threads)
-            if kind == "chain":
-                value = max(value, floor.chain_ns_per_element(r.dtype or "float64", quick=quick))
+            if kind == "chain":  # the latency holds wherever the data are; the bandwidth only out of cache
+                value = floor.chain_ns_per_element(r.dtype or "float64", quick=quick)
+                if not in_cache:
+                    floor.bandwidth_bytes_per_second(1, quick=quick)
+                    value = max(value, floor.floor_ns_per_element(float(r.extra["bytes_per_element"]), 1))
+            else:  # data that fit in the cache are not bound by the memory bandwidth: flagged
+                r.extra["in_cache"] = in_cache
+                threads = int(r.extra.get("threads") or floor.all_threads())
+                floor.bandwidth_bytes_per_second(threads, quick=quick)  # measured once, quick or full
+                value = floor.floor_ns_per_element(float(r.extra["bytes_per_element"]), threads)
             r.extra["floor_ns_per_element"] = value
     except Exception as exc:  # the numbers of the groups stand without a floor
         return f"floor not computed: {type(exc).__name__}: {exc}"
@@ -165,8 +189,11 @@ def _valid(rows: Any, group: str) -> list[Result]:
 
 def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: str | Path = DEFAULT_OUT,
               echo: Callable[[str], None] = lambda s: print(s, flush=True),
-              command: str | None = None) -> int:
+              command: str | None = None, compare: str | Path | None = None) -> int:
     """Run the selected groups, print their tables, write the report into ``out``.
+
+    ``compare``: the ``results.json`` of an earlier run (e.g. before a kernel
+    change); the report then shows streamopt's before/after per group.
 
     Returns 0 when every selected group ran, 1 when one is missing or failed
     (its section in the report says why; the others are complete).
@@ -175,6 +202,8 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
     unknown = sorted(set(only or ()) - set(GROUPS))
     if unknown:
         raise ValueError(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    if compare is not None and not Path(compare).is_file():
+        raise FileNotFoundError(f"--compare {compare}: no such results.json")
     if command is None:
         command = "streamopt bench" + (" --quick" if quick else "") + "".join(f" --only {g}" for g in only or ())
     machine = machine_info()
@@ -208,7 +237,12 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
         echo(floor_error)
     import report
 
-    written = report.write_report(Path(out), machine, results, groups, quick=quick, command=command)
+    try:
+        machine["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        pass
+    written = report.write_report(Path(out), machine, results, groups, quick=quick, command=command,
+                                  before=None if compare is None else Path(compare))
     goals = report.evaluate_goals(results)
     echo("\n== goals ==")
     for g in goals:
@@ -232,11 +266,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"run only this group (repeatable): {', '.join(GROUPS)}")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help="folder for results.json, report.md and the plots (default: %(default)s)")
+    parser.add_argument("--compare", metavar="OLD_JSON",
+                        help="results.json of an earlier run: the report shows streamopt's before/after")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run_suite(quick=args.quick, only=args.only, out=args.out,
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.compare is not None and not Path(args.compare).is_file():
+        parser.error(f"--compare {args.compare}: no such results.json")
+    return run_suite(quick=args.quick, only=args.only, out=args.out, compare=args.compare,
                      command="python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
 
 

@@ -21,3 +21,6 @@ from .optim import SGD, Momentum, RMSprop, Adam  # noqa: E402,F401
 from . import schedules  # noqa: E402,F401
 
 # --- training: streamopt.pipeline, streamopt.model, streamopt.train ------------
+from .pipeline import csv_batches, epochs, minibatches  # noqa: E402,F401
+from .model import MLP  # noqa: E402,F401
+from .train import History, TrainingDiverged, train  # noqa: E402,F401

@@ -169,8 +169,7 @@ def _smooth(values: np.ndarray, axis: int, out: np.ndarray | None, run) -> np.nd
         return a.flags.c_contiguous if order == "C" else a.flags.f_contiguous
 
     out_y = None if out is None else np.moveaxis(out, axis, 0)
-    target = out_y if out_y is not None and (fits(out_y) or m == 1 and out_y.flags.c_contiguous) else \
-        np.empty(y.shape, values.dtype, order=order)
+    target = out_y if out_y is not None and fits(out_y) else np.empty(y.shape, values.dtype, order=order)
     if layout == "rows":
         run("rows", y.reshape(n, m), target.reshape(n, m))
     elif order == "C":
@@ -261,7 +260,7 @@ def ewa(x: Any, beta: Any = None, *, span: Any = None, com: Any = None, halflife
     Examples
     --------
     >>> ewa([1.0, 1.0, 1.0], 0.5)
-    array([0.5 , 0.75, 0.875])
+    array([0.5  , 0.75 , 0.875])
     >>> ewa([1.0, 1.0, 1.0], 0.5, bias_correction=True)
     array([1., 1., 1.])
     """
@@ -338,19 +337,31 @@ def ewstd(x: Any, beta: Any = None, *, span: Any = None, com: Any = None, halfli
 
 # ----------------------------------------------------------------- streaming
 _scalar_entry = None
+_series_entry = None
+_F64 = np.dtype(np.float64)
 
 
-def _scalar_kernel():
-    """The compiled one-value kernel, called through its entry point (no type dispatch)."""
-    global _scalar_entry
+def _entry_point(dispatcher, *example):
+    """The compiled function for ``example``'s types, called without Numba's type dispatch.
+
+    For the streaming fast paths only, whose callers guarantee exactly these
+    argument types; falls back to the dispatcher where Numba has no entry point.
+    """
+    dispatcher(*example)
+    try:
+        return dispatcher.overloads[dispatcher.signatures[0]].entry_point
+    except (AttributeError, IndexError, KeyError):  # pragma: no cover - other Numba versions
+        return dispatcher
+
+
+def _fast_kernels() -> None:
+    """Compile (or load) the one-series kernels and fetch their entry points."""
+    global _scalar_entry, _series_entry
     if _scalar_entry is None:
         probe = np.zeros(_k.SCALAR_LAYOUT["size"])
-        _k.ewa_scalar(1.0, probe)
-        try:
-            _scalar_entry = _k.ewa_scalar.overloads[_k.ewa_scalar.signatures[0]].entry_point
-        except (AttributeError, IndexError, KeyError):  # pragma: no cover - other Numba versions
-            _scalar_entry = _k.ewa_scalar
-    return _scalar_entry
+        probe[_k.SCALAR_LAYOUT["alpha"]] = 1.0
+        _series_entry = _entry_point(_k.ewa_series, np.zeros(1), np.zeros(1), probe)
+        _scalar_entry = _entry_point(_k.ewa_scalar, 1.0, probe)
 
 
 def _hex_list(values: np.ndarray) -> list[str]:
@@ -446,7 +457,7 @@ class EWA:
             buf[lay["bias"]], buf[lay["skipna"]] = float(self._bias), float(self._skipna)
             buf[lay["q"]] = -1.0
             self._buf, self._v, self._t = buf, buf[lay["v"]:lay["v"] + 1], buf[lay["t"]:lay["t"] + 1]
-            _scalar_kernel()
+            _fast_kernels()
         else:
             table = None
             self._buf, self._v, self._t = None, np.zeros(k, self._dtype), np.zeros(k)
@@ -491,19 +502,21 @@ class EWA:
             The outputs for this chunk, as :func:`ewa` would give at these
             positions of the whole stream.
         """
-        cls = chunk.__class__
-        if (cls is float or cls is np.float64) and self._buf is not None:
-            return _scalar_entry(chunk, self._buf)
+        buf = self._buf
+        if buf is not None:  # one float64 series: fast paths for a float and a plain 1-D array
+            cls = chunk.__class__
+            if cls is float or cls is np.float64:
+                return _scalar_entry(chunk, buf)
+            if cls is np.ndarray and chunk.dtype is _F64 and chunk.ndim == 1 and chunk.flags.c_contiguous \
+                    and chunk.flags.writeable:
+                out = np.empty_like(chunk)
+                _series_entry(chunk, out, buf)
+                return out
         return self._update(chunk)
 
     def _update(self, chunk: Any) -> Any:
-        columns = None
-        if isinstance(chunk, (pd.Series, pd.DataFrame)):
-            values, wrap = _as_input(chunk, "chunk")
-            if isinstance(chunk, pd.DataFrame):
-                columns = chunk.columns
-        else:
-            values, wrap = _as_input(chunk, "chunk")
+        values, wrap = _as_input(chunk, "chunk")
+        columns = chunk.columns if isinstance(chunk, pd.DataFrame) else None
         if values.ndim > 2:
             raise ValueError(f"chunk must be a scalar, a 1-D or a 2-D array, got {values.ndim}-D "
                              f"shape {values.shape}")
@@ -531,14 +544,15 @@ class EWA:
             out = np.empty((1, 1), self._dtype)
             self._kernel("lanes", np.ascontiguousarray(values.reshape(1, 1)), out, self._v, self._t)
             return float(out[0, 0])
-        out = np.empty(values.shape, self._dtype, order="F" if values.flags.f_contiguous else "C")
+        fortran = values.flags.f_contiguous and not values.flags.c_contiguous
+        out = np.empty(values.shape, self._dtype, order="F" if fortran else "C")
         if values.size:
             if mode == "series":
                 self._kernel("lanes", np.ascontiguousarray(values).reshape(1, -1), out.reshape(1, -1),
                              self._v, self._t)
             elif values.flags.c_contiguous:
                 self._kernel("rows", values, out, self._v, self._t)
-            elif values.flags.f_contiguous:
+            elif fortran:
                 self._kernel("lanes", values.T, out.T, self._v, self._t)
             else:
                 self._kernel("rows", np.ascontiguousarray(values), out, self._v, self._t)

@@ -34,12 +34,14 @@ from . import _checks
 from ._kernels import optim as _k
 from .params import FlatParams, flat_gradient
 
-__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "NonFiniteGradientError", "PARALLEL_THRESHOLD"]
+__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "NonFiniteGradientError", "PARALLEL_MIN_BYTES"]
 
-#: From this many parameters on, steps use the parallel kernels (both cores).
-#: Measured with ``bench/optimizers.py``: below it the threads' start-up costs
-#: more than they save.
-PARALLEL_THRESHOLD = 65_536
+#: A step uses the parallel kernels (every core) when it moves at least this
+#: many bytes (parameters × arrays read or written × itemsize; e.g. from about
+#: 75 000 parameters for Adam in float32, 175 000 for SGD).  Measured with the
+#: ``*-threshold`` cases of ``bench/optimizers.py``: below it, waking the
+#: threads (a few µs per parallel region) costs more than they save.
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 
 #: Version of the ``state_dict`` / ``save`` format.
 STATE_FORMAT = 1
@@ -113,7 +115,7 @@ class Optimizer:
         self._scratch: np.ndarray | None = None
         self._layout = params.layout if isinstance(params, FlatParams) else None
         self._shape = None if isinstance(params, FlatParams) else tuple(params.shape)
-        self._parallel = self.flat.size >= PARALLEL_THRESHOLD
+        self._parallel = False
         self.buffers: dict[str, np.ndarray] = {}
 
     # -- hyper-parameters -----------------------------------------------------
@@ -139,6 +141,11 @@ class Optimizer:
         """Validate and set the hyper-parameters; return the state buffers they call for
         (existing ones kept, new ones zero)."""
         raise NotImplementedError
+
+    def _choose_kernels(self, arrays: int) -> None:
+        """Parallel kernels when a step reads or writes ``arrays`` buffers of at least
+        :data:`PARALLEL_MIN_BYTES` in all."""
+        self._parallel = self.flat.size * arrays * self.flat.dtype.itemsize >= PARALLEL_MIN_BYTES
 
     def _buffer(self, name: str, active: bool = True) -> np.ndarray:
         """The state buffer ``name``: the existing one if it has the right size, else zeros."""
@@ -335,6 +342,7 @@ class SGD(Optimizer):
         self.buffers = self._set_hyper()
 
     def _set_hyper(self) -> dict[str, np.ndarray]:
+        self._choose_kernels(3)  # read W, g; write W
         return {}
 
     def _run(self, g: np.ndarray, check: bool) -> int:
@@ -401,6 +409,7 @@ class Momentum(Optimizer):
             raise ValueError(f"form must be 'ema' or 'sum', got {form!r}")
         self.beta, self.form = beta, form
         self.nesterov = _checks.check_bool("nesterov", nesterov)
+        self._choose_kernels(5)  # read W, g, v; write W, v
         return {"v": self._buffer("v")}
 
     @property
@@ -461,6 +470,7 @@ class RMSprop(Optimizer):
         self.beta = _checks.check_beta("beta", beta)
         self.eps = _checks.check_eps(eps)
         self.centered = _checks.check_bool("centered", centered)
+        self._choose_kernels(7 if self.centered else 5)
         return {"s": self._buffer("s"), "gavg": self._buffer("gavg", self.centered)}
 
     @property
@@ -543,6 +553,7 @@ class Adam(Optimizer):
         self.weight_decay = _checks.check_eps(weight_decay, "weight_decay")
         self.decoupled = _checks.check_bool("decoupled", decoupled)
         self.amsgrad = _checks.check_bool("amsgrad", amsgrad)
+        self._choose_kernels(9 if self.amsgrad else 7)
         return {"m": self._buffer("m"), "v": self._buffer("v"), "vmax": self._buffer("vmax", self.amsgrad)}
 
     @property

@@ -250,17 +250,22 @@ class FlatParams(Mapping):
     def gather(self, grads: Any, out: np.ndarray, name: str = "grads") -> np.ndarray:
         """Validate gradients of this layout and return them as one flat array.
 
-        ``grads`` may be a ``FlatParams`` of the same layout (its buffer is
-        returned as is), a 1-D array of ``size`` values (returned as is when it
+        ``grads`` may be a ``FlatParams`` with the same names and shapes (its
+        buffer is returned as is when the dtype matches, else converted into
+        ``out``), a 1-D array of ``size`` values (returned as is when it
         is contiguous and of this dtype, else converted into ``out``), or a
         mapping with the same names and shapes (copied into ``out``).  Errors
         name the first mismatch.
         """
         layout = self._layout
         if isinstance(grads, FlatParams):
-            if grads._layout != layout:
-                _describe_mismatch(layout, grads._layout, name)
-            return grads._flat
+            other = grads._layout
+            if other.names != layout.names or other.shapes != layout.shapes:
+                _describe_mismatch(layout, other, name)
+            if other.dtype == layout.dtype:
+                return grads._flat
+            out[...] = grads._flat  # same names and shapes, other dtype: converted
+            return out
         if isinstance(grads, Mapping):
             missing = [n for n in layout.names if n not in grads]
             if missing:
@@ -285,11 +290,7 @@ def _describe_mismatch(expected: _Layout, got: _Layout, name: str) -> None:
             raise ValueError(f"{name} holds {got.names[i]!r} where {n!r} was expected (position {i})")
         if got.shapes[i] != s:
             raise ValueError(f"{name}[{n!r}] must have shape {s}, got shape {got.shapes[i]}")
-    if len(got.names) > len(expected.names):
-        raise ValueError(f"{name} has an unexpected array {got.names[len(expected.names)]!r}")
-    if got.dtype != expected.dtype:
-        raise TypeError(f"{name} must be {expected.dtype.name}, got {got.dtype.name}")
-    raise ValueError(f"{name} has a different layout")  # pragma: no cover - exhaustive above
+    raise ValueError(f"{name} has an unexpected array {got.names[len(expected.names)]!r}")
 
 
 def flat_gradient(grads: Any, size: int, dtype: np.dtype, out: np.ndarray, name: str = "grads",

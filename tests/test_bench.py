@@ -97,6 +97,13 @@ def test_goals_follow_the_measured_ratios():
     assert goals["experiment ≥ 20x PyTorch"].status == "not met"
     startup = goals["warm-cache import + first call ≤ 2 s"]
     assert startup.status == "not met" and "2.5 s (train)" in startup.measured
+    # a row whose data fit in the cache does not count against the memory floor
+    cached = [r for r in synthetic() if r.group == "ewa"]
+    for r in cached:
+        if r.library == "streamopt" and r.case == "2d-C":
+            r.extra["in_cache"] = True
+    floor_goal = [g for g in report.evaluate_goals(cached) if g.name.startswith("EWA 2-D ≤ 1.3x")]
+    assert floor_goal[0].status == "not evaluated"
     # a goal without rows says so instead of passing
     empty = report.evaluate_goals([row("ewa", "1d", "streamopt", 10, 1e-6)])
     assert {g.status for g in empty} == {"not evaluated"}
@@ -147,7 +154,9 @@ from _harness import Result
 def run(quick=False):
     assert quick is True
     return [Result("ewa", "2d-C", "streamopt", 1000, "float64", 1e-6, 0.0, {"bytes_per_element": 16}),
-            Result("ewa", "1d", "streamopt", 1000, "float32", 1e-6, 0.0, {"bytes_per_element": 8, "floor": "chain"})]
+            Result("ewa", "1d", "streamopt", 1000, "float32", 1e-6, 0.0, {"bytes_per_element": 8, "floor": "chain"}),
+            Result("ewa", "1d-big", "streamopt", 10**9, "float32", 1.0, 0.0, {"bytes_per_element": 8, "floor": "chain"}),
+            Result("stream", "chunk-10", "streamopt", 10, "float64", 1e-6, 0.0, {})]
 '''
 FAKE_FAIL = '''
 def run(quick=False):
@@ -164,10 +173,10 @@ def test_runner_reports_missing_and_failed_groups_and_fills_floors(tmp_path, mon
     floor = pytest.importorskip("floor")
     # a known bandwidth (bytes/s) and chain latency (ns) instead of measuring them
     monkeypatch.setattr(floor, "_BANDWIDTH", {1: 1e10, floor.all_threads(): 2e10})
-    monkeypatch.setattr(floor, "_CHAIN", {"float32": 3.0})
+    monkeypatch.setattr(floor, "_CHAIN", {"float32": 0.5, "float64": 0.6})
     runner = _runner()
     monkeypatch.setattr(runner, "GROUPS", {"ewa": "fake_group_ok", "stream": "no_such_group_script",
-                                           "train": "fake_group_fail"})
+                                           "train": "fake_group_fail"})  # fake_group_ok also gives a stream row
     lines: list[str] = []
     status = runner.run_suite(quick=True, out=tmp_path / "out", echo=lines.append)
     assert status == 1
@@ -175,9 +184,16 @@ def test_runner_reports_missing_and_failed_groups_and_fills_floors(tmp_path, mon
     assert {k: v["status"] for k, v in data["groups"].items()} == \
         {"ewa": "ok", "stream": "missing", "train": "failed"}
     assert "kernel exploded" in data["groups"]["train"]["detail"]
-    floors = {r["case"]: r["extra"]["floor_ns_per_element"] for r in data["results"]}
-    assert floors["2d-C"] == pytest.approx(16 / 2e10 * 1e9)   # all cores
-    assert floors["1d"] == pytest.approx(3.0)                   # chain: max(latency, 8 B / 1e10 B/s = 0.8 ns)
+    extra = {r["case"]: r["extra"] for r in data["results"]}
+    assert extra["2d-C"]["floor_ns_per_element"] == pytest.approx(16 / 2e10 * 1e9)   # all cores
+    # a serial chain: its latency, and out of cache the one-core bandwidth when slower (8 B / 1e10 B/s)
+    assert extra["1d-big"]["floor_ns_per_element"] == pytest.approx(0.8)
+    assert extra["chunk-10"]["bytes_per_element"] == 16                  # EWA's default: read x, write out
+    assert extra["chunk-10"]["floor_ns_per_element"] == pytest.approx(0.6)
+    assert "in_cache" not in extra["1d"]
+    if floor.last_level_cache_bytes() is not None:  # 1000 x 16 bytes fit in any last-level cache
+        assert extra["1d"]["floor_ns_per_element"] == pytest.approx(0.5)
+        assert extra["2d-C"]["in_cache"] is True
     text = "\n".join(lines)
     assert "cpu:" in text and "versions:" in text and "== goals ==" in text
 
@@ -195,3 +211,30 @@ def test_bench_command_needs_the_source_tree(tmp_path):
     args = argparse.Namespace(quick=True, only=["nope"], out=str(tmp_path))
     with pytest.raises(CLIError, match="'nope' is not a group"):
         command.run(args)
+
+
+def test_report_before_after():
+    after = synthetic()
+    slower = {"streamopt": 2.0, "warm": 3.0}
+    before = [Result(r.group, r.case, r.library, r.size, r.dtype, r.seconds * slower.get(r.library, 1.0),
+                     r.spread, dict(r.extra)) for r in after]
+    md = report.markdown({"versions": {}}, after, {}, report.evaluate_goals(after), before=before,
+                         before_label="old")
+    assert "| 2d-C | 1e7 | float64 | streamopt | 2 | 1 | 2.00x |" in md
+    assert "| train | 1 | – | warm | 7.5 s | 2.5 s | 3.00x |" in md       # start-up: every row
+    assert "| 1d | 1000 | float64 | numbagg |" not in md                  # peers are not compared
+    # the goals table gets the earlier verdicts
+    assert "| goal | status | measured | before (old) |" in md
+    assert "| experiment ≥ 40x the NumPy form | met | worst 50x (experiment 300); needs ≥ 40x | not met: worst 25x" in md
+
+
+def test_bench_command_bad_input_is_one_line_exit_2(tmp_path):
+    import subprocess
+
+    script = Path(sys.executable).parent / "streamopt"
+    proc = subprocess.run([str(script), "bench", "--quick", "--compare", str(tmp_path / "none.json"),
+                           "--out", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"streamopt bench: error: --compare {tmp_path / 'none.json'}: no such results.json"]
+    assert not (tmp_path / "results.json").exists()

@@ -47,10 +47,9 @@ def close(got, want, rtol=1e-12, scale=None):
 # ------------------------------------------------------------- the oracles
 @SETTINGS
 @given(series(), betas, st.booleans())
-def test_uncorrected_is_the_notes_recursion_bit_for_bit(x, beta, skipna):
-    # V_t = β·V_{t−1} + (1 − β)·θ_t is the same floating-point expression as the reference
-    got = streamopt.ewa(x, beta, skipna=skipna)
-    np.testing.assert_array_equal(got, R.ewa(x, beta, skipna=skipna))
+def test_uncorrected_equals_reference(x, beta, skipna):
+    # the kernel fuses β·V + α·θ into one rounding; the reference rounds twice
+    close(streamopt.ewa(x, beta, skipna=skipna), R.ewa(x, beta, skipna=skipna), rtol=1e-13)
 
 
 @SETTINGS
@@ -127,9 +126,12 @@ def test_constant_series_closed_form(c, beta, n):
     close(streamopt.ewa(x, beta, bias_correction=True), x, scale=0.0)
 
 
+coefficients = st.floats(-10, 10).filter(lambda c: c == 0 or abs(c) > 1e-100)  # no subnormal products
+
+
 @SETTINGS
 @given(series(nan=False, scale=1.0), series(nan=False, scale=1.0), betas,
-       st.floats(-10, 10), st.floats(-10, 10), st.booleans())
+       coefficients, coefficients, st.booleans())
 def test_linearity(x, y, beta, a, b, bias):
     n = min(len(x), len(y))
     x, y = x[:n], y[:n]
@@ -288,3 +290,12 @@ def test_input_is_never_modified():
     readonly = x.copy()
     readonly.setflags(write=False)
     np.testing.assert_array_equal(streamopt.ewa(readonly, 0.9), streamopt.ewa(x, 0.9))
+
+
+def test_docstring_examples_run():
+    import doctest
+    import sys
+
+    for name in ("streamopt.ewa", "streamopt.accessor"):
+        result = doctest.testmod(sys.modules[name])
+        assert result.attempted > 0 and result.failed == 0, name

@@ -13,7 +13,8 @@ import streamopt
 from streamopt import reference as R
 
 SETTINGS = settings(max_examples=30, deadline=None)
-betas = st.one_of(st.sampled_from([0.0, 0.5, 0.9, 0.99]), st.floats(0.0, 0.995))
+# Below β ≈ 1e-3 the oracles' (Σw)² − Σw² cancels (relative error ~1e-16/β); see test_small_beta_exact.
+betas = st.one_of(st.sampled_from([0.0, 0.5, 0.9, 0.99]), st.floats(1e-3, 0.995))
 
 
 def data(seed: int, n: int, nan_fraction: float, offset: float = 0.0, scale: float = 1.0) -> np.ndarray:
@@ -42,6 +43,23 @@ def test_equals_pandas(seed, n, nan_fraction, beta, bias):
 def test_equals_the_definition(seed, n, nan_fraction, beta, bias):
     x = data(seed, n, nan_fraction, offset=-3.0, scale=2.0)
     assert_close(streamopt.ewvar(x, beta, bias=bias), R.ewvar(x, beta, bias=bias), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [1e-8, 1e-4, 0.3])
+def test_small_beta_exact(beta):
+    # the definition in exact rational arithmetic (weights β^k of the float β)
+    from fractions import Fraction
+
+    x = data(12, 8, 0.0, offset=1.0)
+    got = streamopt.ewvar(x, beta)
+    b = Fraction(beta)
+    for t in range(2, len(x) + 1):
+        w = [b ** (t - 1 - i) for i in range(t)]
+        xs = [Fraction(v) for v in x[:t]]
+        sw, sw2 = sum(w), sum(wi * wi for wi in w)
+        mu = sum(wi * xi for wi, xi in zip(w, xs)) / sw
+        var = sum(wi * (xi - mu) ** 2 for wi, xi in zip(w, xs)) / sw * sw * sw / (sw * sw - sw2)
+        assert got[t - 1] == pytest.approx(float(var), rel=1e-13)
 
 
 def test_dataframe_and_accessor_equal_pandas():

@@ -122,8 +122,8 @@ def test_parallel_kernels_bit_identical_to_serial(kind, hyper, lr, monkeypatch):
     w0 = rng.normal(size=n).astype(np.float32)
     grads = [rng.normal(size=n).astype(np.float32) for _ in range(3)]
     runs = []
-    for threshold in (10**12, 0):
-        monkeypatch.setattr(optim_mod, "PARALLEL_THRESHOLD", threshold)
+    for threshold in (10**18, 0):
+        monkeypatch.setattr(optim_mod, "PARALLEL_MIN_BYTES", threshold)
         w = w0.copy()
         opt = CLASSES[kind](w, lr, **hyper)
         assert opt._parallel == (threshold == 0)
@@ -137,7 +137,7 @@ def test_parallel_kernels_bit_identical_to_serial(kind, hyper, lr, monkeypatch):
 
 
 def test_parallel_finite_check(monkeypatch):
-    monkeypatch.setattr(optim_mod, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(optim_mod, "PARALLEL_MIN_BYTES", 0)
     w = np.zeros(40_000)
     g = np.ones(40_000)
     g[33_333] = np.inf
@@ -446,3 +446,35 @@ def test_internal_interface_for_the_training_loop():
     assert set(Adam(p, 0.1).buffers) == {"m", "v", "vmax"} and Adam(p, 0.1).buffers["vmax"].size == 0
     assert RMSprop(p, 0.1).buffers["gavg"].size == 0 and RMSprop(p, 0.1, centered=True).buffers["gavg"].size == 6
     assert "Adam(lr=0.1" in repr(Adam(p, 0.1)) and "t=0" in repr(Adam(p, 0.1))
+
+
+def test_centered_rmsprop_never_takes_the_root_of_a_negative():
+    # constant gradients: s − ḡ² = β^t(1 − β^t)·g² → 0, and rounding pushes it below 0 (checked below
+    # with the same recurrences in NumPy); the kernel clamps it at 0 instead of producing NaN
+    beta, g = 0.9, np.linspace(0.1, 3, 50)
+    s, a, negative = np.zeros(50), np.zeros(50), 0
+    for _ in range(600):
+        s = beta * s + (1 - beta) * g * g
+        a = beta * a + (1 - beta) * g
+        negative += int(np.sum(s - a * a < 0))
+    assert negative > 0
+    w = np.zeros(50)
+    opt = RMSprop(w, 1e-12, beta=beta, eps=1e-3, centered=True)
+    for _ in range(600):
+        opt.step(g)
+    assert np.isfinite(w).all()
+    np.testing.assert_array_equal(opt.buffers["s"], s)  # same recurrence, same rounding
+    # once the variance estimate is (about) 0 the step is α·g/ε
+    w_before = w.copy()
+    opt.step(g)
+    np.testing.assert_allclose(w_before - w, 1e-12 * g / 1e-3, rtol=1e-3)
+
+
+def test_parallel_kernels_chosen_by_bytes_moved():
+    limit = optim_mod.PARALLEL_MIN_BYTES
+    big_adam = limit // 28 + 1        # float32 Adam moves 7 · 4 bytes per parameter
+    assert Adam(np.zeros(big_adam, np.float32), 0.1)._parallel
+    assert not Adam(np.zeros(big_adam - 2, np.float32), 0.1)._parallel
+    assert not SGD(np.zeros(big_adam, np.float32), 0.1)._parallel   # 12 bytes per parameter
+    assert SGD(np.zeros(limit // 12 + 1, np.float32), 0.1)._parallel
+    assert Adam(np.zeros(big_adam // 2 + 1), 0.1)._parallel          # float64: twice the bytes

@@ -159,6 +159,18 @@ def test_gather_names_the_first_mismatch():
     renamed = FlatParams({"W1": np.zeros((4, 2)), "c1": np.zeros((4, 1)), "W2": np.zeros((1, 4)), "b2": np.zeros((1, 1))})
     with pytest.raises(ValueError, match="holds 'c1' where 'b1' was expected"):
         p.gather(renamed, out)
-    f32 = FlatParams(arrays(np.float32))
-    with pytest.raises(TypeError, match="grads must be float64, got float32"):
-        p.gather(f32, out)
+    extra = FlatParams({**p.zeros_like().to_dict(), "W3": np.zeros(2)})
+    with pytest.raises(ValueError, match="grads has an unexpected array 'W3'"):
+        p.gather(extra, out)
+    shorter = FlatParams({"W1": np.zeros((4, 2))})
+    with pytest.raises(ValueError, match="grads has no array named 'b1'"):
+        p.gather(shorter, out)
+
+
+def test_gather_converts_a_flatparams_of_another_dtype():
+    p = FlatParams(arrays())
+    g32 = FlatParams(arrays(np.float32))
+    out = np.empty_like(p.flat)
+    got = p.gather(g32, out)
+    assert got is out and got.dtype == np.float64
+    np.testing.assert_array_equal(got, g32.flat.astype(np.float64))

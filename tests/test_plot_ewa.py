@@ -122,3 +122,22 @@ def test_demo_writes_pngs(tmp_path):
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     assert len(echoed) == 1 and "0.98" in echoed[0]
+
+
+@pytest.mark.parametrize(
+    "call, error, fragments",
+    [
+        (lambda: plot_ewa.temperature_figure([1.0, 2.0]), TypeError, ["series", "list"]),
+        (lambda: plot_ewa.temperature_figure(betas=(1.5,)), ValueError, ["beta", "1.5"]),
+        (lambda: plot_ewa.bias_correction_figure(beta=-0.1), ValueError, ["beta", "-0.1"]),
+        (lambda: plot_ewa.bias_correction_figure(np.zeros(3)), TypeError, ["series", "ndarray"]),
+        (lambda: plot_ewa.horizon_figure(betas=(1.0,)), ValueError, ["betas", "1.0"]),
+        (lambda: plot_ewa.horizon_figure(betas=()), ValueError, ["betas"]),
+        (lambda: plot_ewa.horizon_figure(k_max=0), ValueError, ["k_max", "0"]),
+        (lambda: plot_ewa.horizon_figure(k_max=2.5), TypeError, ["k_max", "2.5"]),
+    ],
+)
+def test_bad_arguments_name_the_parameter(call, error, fragments):
+    with pytest.raises(error) as info:
+        call()
+    assert all(f in str(info.value) for f in fragments), str(info.value)

@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from ._common import jit, one_minus_beta_pow
-from .legacy_rng import legacy_permutation
+from .legacy_rng import seed4, shuffle_seeded
 from .optim import adam_step, momentum_step, rmsprop_step, sgd_step
 
 #: Optimizer codes understood by :func:`train_epochs`.
@@ -412,7 +412,11 @@ def _gather(X, Y, perm, start, nb, xb, yb):
 
 @jit
 def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
-    """One update of ``flat`` by the optimizer ``kind``; returns the new step count."""
+    """Step number t + 1 of the optimizer ``kind`` on ``flat``; returns t + 1.
+
+    The update rules are the kernels of :mod:`streamopt._kernels.optim`
+    (buffers: momentum v; RMSprop s, ḡ; Adam m, v, v_max)."""
+    t += 1
     if kind == SGD:
         sgd_step(flat, g, lr)
     elif kind == MOMENTUM:
@@ -420,7 +424,6 @@ def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
     elif kind == RMSPROP:
         rmsprop_step(flat, g, buf0, buf1, lr, hyper[H_BETA], hyper[H_EPS], flags[F_CENTERED])
     else:
-        t += 1
         c1 = one_minus_beta_pow(1.0 - hyper[H_BETA1], t)
         c2 = one_minus_beta_pow(1.0 - hyper[H_BETA2], t)
         adam_step(flat, g, buf0, buf1, buf2, lr, hyper[H_BETA1], hyper[H_BETA2], hyper[H_EPS],
@@ -432,7 +435,7 @@ def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
 def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
                  flat, dims, w_off, b_off, a_base,
                  kind, buf0, buf1, buf2, hyper, flags, t,
-                 g, xb, yb, act, dz, acc, tmp, perm, rng_state, rec_last, rec_mean):
+                 g, xb, yb, act, dz, acc, tmp, perms, rng_states, tempered, rec_last, rec_mean):
     """Epochs e_start … e_start + lrs.size − 1 of the notes' mini-batch training.
 
     Epoch e shuffles the m columns of X, Y with ``RandomState(seed + 1 + e)``'s
@@ -443,32 +446,41 @@ def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
     index e // record_every, the mean cost of the last batch in ``rec_last``
     and the epoch's average cost per example in ``rec_mean``.
 
-    Returns (t, bad): the optimizer's step count and −1, or the epoch at
-    which a gradient or a recorded cost stopped being finite (training stops
-    there; ``flat`` then holds the parameters before the bad update).
+    The permutations are drawn four epochs at a time (``perms``: 4 × m int64,
+    ``rng_states``: 4 × STATE_SIZE uint64, ``tempered``: 624 uint64 scratch).
+
+    ``t`` is the optimizer's step count before the first step (Adam's bias
+    corrections use it).  Returns (t, bad): the step count after the last
+    step taken and −1, or the epoch at which a gradient or a recorded cost
+    stopped being finite (training stops there, before the bad update).
     """
     m = X.shape[1]
-    for e in range(e_start, e_start + lrs.size):
-        legacy_permutation(rng_state, seed + 1 + e, perm)
-        lr = lrs[e - e_start]
-        record = e % record_every == 0
-        total = 0.0
-        last = 0.0
-        for start in range(0, m, batch_size):
-            nb = min(batch_size, m - start)
-            _gather(X, Y, perm, start, nb, xb, yb)
-            forward(xb, nb, flat, dims, w_off, b_off, a_base, act)
+    e_stop = e_start + lrs.size
+    for e4 in range(e_start, e_stop, 4):
+        s = seed + 1 + e4
+        seed4(rng_states, s, s + 1, s + 2, s + 3)
+        for e in range(e4, min(e4 + 4, e_stop)):
+            perm = perms[e - e4]
+            shuffle_seeded(rng_states[e - e4], tempered, perm)
+            lr = lrs[e - e_start]
+            record = e % record_every == 0
+            total = 0.0
+            last = 0.0
+            for start in range(0, m, batch_size):
+                nb = min(batch_size, m - start)
+                _gather(X, Y, perm, start, nb, xb, yb)
+                forward(xb, nb, flat, dims, w_off, b_off, a_base, act)
+                if record:
+                    c = cost_sum(yb, nb, dims, a_base, act, tmp)
+                    total += c
+                    last = c / nb
+                if not backward(xb, yb, nb, flat, dims, w_off, b_off, a_base, act, dz, g, acc):
+                    return t, e
+                t = _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t)
             if record:
-                s = cost_sum(yb, nb, dims, a_base, act, tmp)
-                total += s
-                last = s / nb
-            if not backward(xb, yb, nb, flat, dims, w_off, b_off, a_base, act, dz, g, acc):
-                return t, e
-            t = _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t)
-        if record:
-            r = e // record_every
-            rec_last[r] = last
-            rec_mean[r] = total / m
-            if not (math.isfinite(last) and math.isfinite(total)):
-                return t, e
+                r = e // record_every
+                rec_last[r] = last
+                rec_mean[r] = total / m
+                if not (math.isfinite(last) and math.isfinite(total)):
+                    return t, e
     return t, -1

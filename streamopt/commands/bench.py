@@ -3,7 +3,8 @@
 Runs ``bench/run.py`` of the checkout this package was installed from (an
 editable install): every group's script, a table per group, and in ``--out``
 ``results.json``, ``report.md`` and a PNG plot per group.  The same as
-``python bench/run.py [--quick] [--only GROUP] [--out DIR]``.
+``python bench/run.py [--quick] [--only GROUP] [--out DIR] [--compare OLD_JSON]``;
+``--compare`` adds streamopt's before/after against an earlier ``results.json``.
 
 Groups: floor (memory bandwidth, serial latency), ewa, stream, optim, train,
 startup.  ``--quick`` runs fewer sizes and repeats (about a minute).
@@ -33,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run only this group (repeatable): floor, ewa, stream, optim, train, startup")
     p.add_argument("--out", default="bench-results", metavar="DIR",
                    help="folder for results.json, report.md and the plots (default: %(default)s)")
+    p.add_argument("--compare", metavar="OLD_JSON",
+                   help="results.json of an earlier run: the report shows streamopt's before/after")
     p.set_defaults(func=run)
 
 
@@ -71,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     unknown = [g for g in args.only or () if g not in runner.GROUPS]
     if unknown:
         raise CLIError(f"--only {unknown[0]!r} is not a group; choose from {', '.join(runner.GROUPS)}")
+    if args.compare is not None and not Path(args.compare).is_file():
+        raise CLIError(f"--compare {args.compare}: no such results.json")
     command = "streamopt bench" + (" --quick" if args.quick else "") + \
-        "".join(f" --only {g}" for g in args.only or ()) + f" --out {args.out}"
-    return runner.run_suite(quick=args.quick, only=args.only, out=args.out, command=command)
+        "".join(f" --only {g}" for g in args.only or ()) + f" --out {args.out}" + \
+        (f" --compare {args.compare}" if args.compare else "")
+    return runner.run_suite(quick=args.quick, only=args.only, out=args.out, command=command,
+                            compare=args.compare)

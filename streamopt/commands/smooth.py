@@ -1,15 +1,13 @@
 """``streamopt smooth``: add an exponentially weighted average column to a CSV stream.
 
-Reads CSV from FILE (or standard input: ``-`` or no FILE) in chunks of
-``--chunksize`` rows and writes it back to standard output with one more
-column, ``C_ewa``: the EWA of column C, V_t = beta*V_{t-1} + (1-beta)*x_t with
-V_0 = 0 (divided by 1 - beta^t with --bias-correction).  Each chunk is written
-and flushed before the next one is read, so it works on a stream that never
-ends (use a small --chunksize for low latency).  The other columns are passed
-through as the input's text, unchanged; the new values are written in the
-shortest form that reads back to the same float64.  Empty fields and pandas'
-missing-value markers (NA, NaN, null, ...) are missing values; a missing
-smoothed value is written as an empty field.  Blank lines are skipped.
+The command line face of :class:`streamopt.EWA`: CSV records are read a chunk
+at a time with the :mod:`csv` module (one line at a time, so a slow producer
+is served as soon as a chunk is complete), the column is smoothed by the
+streaming EWA (bit-identical to :func:`streamopt.ewa` on the whole column,
+whatever the chunking), and each record is written back as its own text plus
+the new field.  ``DESCRIPTION`` and ``EPILOG`` below are the ``--help`` text:
+they state the output format, the resume and kill semantics and the exit
+status.
 """
 
 from __future__ import annotations
@@ -29,19 +27,36 @@ from typing import Any, BinaryIO, Iterator
 
 from . import CLIError
 
+DESCRIPTION = """\
+Add an exponentially weighted average column to a CSV file or stream.
+
+Reads CSV from FILE (or standard input: '-' or no FILE) in chunks of
+--chunksize rows and writes it to standard output with one more column,
+C_ewa: the EWA of column C, V_t = beta*V_{t-1} + (1-beta)*x_t with V_0 = 0
+(divided by 1 - beta^t with --bias-correction).  Each chunk is written and
+flushed before the next one is read, so it works on a stream that never
+ends (use a small --chunksize for low latency).  The other columns are
+copied as the input's text, unchanged; the new values are written in the
+shortest form that reads back to the same float64, whatever the chunk size.
+Empty fields and pandas' missing-value markers (NA, NaN, null, ...) are
+missing values; a missing smoothed value is written as an empty field.
+Blank lines are skipped.
+"""
+
 EPILOG = """\
 decay (exactly one):
   --beta B        V_t = B*V_{t-1} + (1-B)*x_t, B in [0, 1)
   --alpha A       A = 1 - beta, in (0, 1]
   --span S        alpha = 2/(S+1), S >= 1          (pandas' ewm conventions)
-  --com C         alpha = 1/(1+C), C >= 0
+  --com COM       alpha = 1/(1+COM), COM >= 0
   --halflife H    alpha = 1 - exp(-ln(2)/H), H > 0
 
 resuming (--state PATH):
   The state (EWA value, observation count, rows done, parameters) is loaded
   from PATH if the file exists, and saved after every chunk, once that chunk's
   output has been flushed, atomically (temporary file in the same folder,
-  fsync, rename): the file is always complete and never corrupt.  A run that
+  fsync, rename): the file is always complete and never corrupt (a run
+  removes the temporary files a killed run left there).  A run that
   starts from an existing state file writes no header line, so its output
   appended (>>) to the earlier run's output is one valid CSV, identical to a
   single run over the whole input.  Each run's input starts with the header.
@@ -57,8 +72,9 @@ resuming (--state PATH):
   append the new output.  Without a state file nothing is recorded: start over.
 
 exit status:
-  0 success, 2 bad arguments or input (one line on standard error naming the
-  column, row or file).
+  0 success; 2 bad arguments or bad input: one line on standard error naming
+  the column, the row (counted in this run's input, with its line number) or
+  the file.  The chunks before a bad row are written and saved in the state.
 
 examples:
   streamopt smooth weather.csv --column temp_max --beta 0.9 > smoothed.csv
@@ -79,6 +95,7 @@ STATE_VERSION = 1
 
 
 def _positive_int(text: str) -> int:
+    """``--chunksize``: an integer >= 1 (argparse type)."""
     try:
         value = int(text)
     except ValueError:
@@ -89,10 +106,11 @@ def _positive_int(text: str) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``smooth``; its argument errors are one line on standard error, exit status 2."""
     p = sub.add_parser(
         "smooth",
         help="add an EWA column to a CSV file or stream",
-        description=__doc__,
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -103,7 +121,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     decay.add_argument("--beta", type=float, metavar="B", help="decay rate in [0, 1)")
     decay.add_argument("--alpha", type=float, metavar="A", help="smoothing factor 1 - beta, in (0, 1]")
     decay.add_argument("--span", type=float, metavar="S", help="pandas span: alpha = 2/(S+1)")
-    decay.add_argument("--com", type=float, metavar="C", help="pandas center of mass: alpha = 1/(1+C)")
+    decay.add_argument("--com", type=float, metavar="COM", help="pandas center of mass: alpha = 1/(1+COM)")
     decay.add_argument("--halflife", type=float, metavar="H", help="half-life in rows")
     p.add_argument("--bias-correction", action="store_true",
                    help="divide by 1 - beta^t, t = observations so far")
@@ -178,6 +196,7 @@ class _Records:
 
 
 def _csv_field(value: str) -> str:
+    """``value`` as one CSV field (quoted if it must be)."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow([value])
     return buf.getvalue()
@@ -218,7 +237,15 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
                 os.close(dir_fd)
 
 
+def _remove_leftovers(path: Path) -> None:
+    """Delete temporary files that a run killed in the middle of a save left next to ``path``."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        with suppress(OSError):
+            leftover.unlink()
+
+
 def _describe(decay: dict[str, float]) -> str:
+    """The decay option as typed on the command line, e.g. ``--beta 0.9``."""
     (name, value), = decay.items()
     return f"--{name} {value!r}"
 
@@ -277,6 +304,7 @@ def _check_state_matches(state: dict[str, Any], path: Path, args: argparse.Names
 
 # ---------------------------------------------------------------------- command
 def _open_input(file: str) -> tuple[BinaryIO, str]:
+    """The input as a binary stream, and its name for messages."""
     if file == "-":
         return sys.stdin.buffer, "<stdin>"
     try:
@@ -287,6 +315,11 @@ def _open_input(file: str) -> tuple[BinaryIO, str]:
 
 def _parse_values(records: list[tuple[int, list[str], str]], index: int, n_fields: int,
                   column: str, name: str, first_row: int) -> list[float]:
+    """The column's values in a chunk of records, exactly as ``float`` reads them; missing → NaN.
+
+    A record with the wrong number of fields or a non-numeric value stops the
+    run (:class:`CLIError` naming the line, the row, the column and the value).
+    """
     values = []
     for offset, (line, fields, _) in enumerate(records):
         row = first_row + offset
@@ -308,6 +341,13 @@ def _parse_values(records: list[tuple[int, list[str], str]], index: int, n_field
 
 
 def run(args: argparse.Namespace) -> int:
+    """Smooth the input to standard output, chunk by chunk; returns the exit status (0).
+
+    Order of work per chunk: read ``--chunksize`` records, parse and check
+    them all, smooth them (``EWA.update``), write and flush their output, then
+    save the state.  So the state never records rows that were not written,
+    and a bad row stops the run before any of its chunk is written.
+    """
     import numpy as np
 
     from .._checks import resolve_alpha
@@ -322,6 +362,8 @@ def run(args: argparse.Namespace) -> int:
 
     state_path = Path(args.state) if args.state is not None else None
     state = _load_state(state_path) if state_path is not None else None
+    if state_path is not None and state_path.parent.is_dir():
+        _remove_leftovers(state_path)
     if state is not None:
         _check_state_matches(state, state_path, args, decay, alpha)
         try:

@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
+from .._checks import check_beta, check_int
 from ..datasets import daily_temperatures
 from ..ewa import ewa, horizon
 
@@ -44,7 +45,12 @@ _NAMES = {
 
 
 def _default_series(series: pd.Series | None) -> pd.Series:
-    return daily_temperatures("temp_max", year=2012) if series is None else series
+    """``series``, checked, or the default: Seattle's daily maximum temperature in 2012."""
+    if series is None:
+        return daily_temperatures("temp_max", year=2012)
+    if not isinstance(series, pd.Series):
+        raise TypeError(f"series must be a pandas Series, got {type(series).__name__}")
+    return series
 
 
 def _date_axis(ax, series: pd.Series) -> None:
@@ -178,9 +184,12 @@ def horizon_figure(betas: Sequence[float] = (0.9, 0.98), k_max: int | None = Non
         per β a dotted vertical line at k = 1/(1 − β) with a marker at
         (1/(1 − β), β^(1/(1−β))).
     """
-    betas = [float(b) for b in betas]
+    betas = [check_beta("betas", b) for b in betas]
+    if not betas:
+        raise ValueError("betas must hold at least one decay rate, got an empty sequence")
     if k_max is None:
         k_max = int(math.ceil(3 * max(horizon(b) for b in betas)))
+    k_max = check_int("k_max", k_max, minimum=1)
     k = np.arange(k_max + 1)
     fig = Figure(figsize=(9, 5), layout="constrained")
     ax = fig.add_subplot()
