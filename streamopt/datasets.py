@@ -37,7 +37,9 @@ def load_weather() -> pd.DataFrame:
     with resources.files("streamopt").joinpath("_data", _WEATHER_FILE).open("rb") as fh:
         df = pd.read_csv(fh)
     df["date"] = pd.to_datetime(df["date"], format="%Y/%m/%d")
-    return df.set_index("date")
+    df = df.set_index("date")
+    df.index.freq = "D"  # one row a day, no gaps (checked: setting a freq validates it)
+    return df
 
 
 def daily_temperatures(column: str = "temp_max", year: int | None = None) -> pd.Series:
@@ -53,7 +55,7 @@ def daily_temperatures(column: str = "temp_max", year: int | None = None) -> pd.
     Returns
     -------
     pandas.Series
-        float64 values with a daily ``DatetimeIndex``, named ``column``.
+        float64 values with a daily ``DatetimeIndex`` (``freq="D"``), named ``column``.
 
     Examples
     --------
@@ -62,7 +64,9 @@ def daily_temperatures(column: str = "temp_max", year: int | None = None) -> pd.
     >>> len(s), s.index[0].date().isoformat(), s.dtype
     (366, '2012-01-01', dtype('float64'))
     """
-    if not isinstance(column, str) or column not in _NUMERIC_COLUMNS:
+    if not isinstance(column, str):
+        raise TypeError(f"column must be a string, one of {', '.join(_NUMERIC_COLUMNS)}, got {column!r}")
+    if column not in _NUMERIC_COLUMNS:
         raise ValueError(f"column must be one of {', '.join(_NUMERIC_COLUMNS)}, got {column!r}")
     series = load_weather()[column].astype(np.float64)
     if year is not None:
@@ -101,7 +105,10 @@ def moons(n_samples: int = 300, noise: float = 0.2, seed: int = 3) -> tuple[np.n
     sd = check_real("noise", noise)
     if sd < 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
-    rng = np.random.RandomState(check_int("seed", seed, minimum=0))
+    seed = check_int("seed", seed, minimum=0)
+    if seed >= 2**32:
+        raise ValueError(f"seed must be < 2**32 (numpy.random.RandomState), got {seed!r}")
+    rng = np.random.RandomState(seed)
     n_out = n // 2
     n_in = n - n_out
     x = np.append(np.cos(np.linspace(0, np.pi, n_out)), 1 - np.cos(np.linspace(0, np.pi, n_in)))

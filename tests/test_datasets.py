@@ -41,6 +41,7 @@ def test_daily_temperatures_is_a_daily_series_without_gaps():
     steps = np.diff(s.index.values)
     assert (steps == np.timedelta64(1, "D")).all()
     assert not s.isna().any()
+    assert s.index.freqstr == "D"
 
 
 @pytest.mark.parametrize("column", COLUMNS)
@@ -82,8 +83,8 @@ def test_load_weather_table():
     [
         (dict(column="weather"), ValueError, "'weather'"),
         (dict(column="TEMP_MAX"), ValueError, "'TEMP_MAX'"),
-        (dict(column=3), ValueError, "column"),
-        (dict(column=None), ValueError, "None"),
+        (dict(column=3), TypeError, "column must be a string"),
+        (dict(column=None), TypeError, "got None"),
         (dict(year=2011), ValueError, "2011"),
         (dict(year=2016), ValueError, "2016"),
         (dict(year=2012.0), TypeError, "2012.0"),
@@ -153,6 +154,7 @@ def test_moons_is_deterministic_and_seed_dependent():
         (dict(seed=-1), ValueError, "-1"),
         (dict(seed=1.5), TypeError, "1.5"),
         (dict(seed=None), TypeError, "None"),
+        (dict(seed=2**32), ValueError, "4294967296"),
     ],
 )
 def test_moons_bad_arguments(kwargs, error, fragment):

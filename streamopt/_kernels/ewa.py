@@ -93,11 +93,17 @@ def block_terms(alpha: float, q: int) -> tuple[float, float]:
 
 
 @jit
+def correction(a_q: float, b_q: float, t_r: float) -> float:
+    """1 − β^t = A_q + B_q·T_r for t = 64q + r."""
+    return a_q + b_q * t_r
+
+
+@jit
 def corrected(v, a_q: float, b_q: float, t_r: float):
-    """V / (A_q + B_q·T_r), or V itself once the correction is exactly 1."""
+    """V / (1 − β^t), or V itself once the correction is exactly 1 (B_q = 0)."""
     if b_q == 0.0:
         return v
-    return v / (a_q + b_q * t_r)
+    return v / correction(a_q, b_q, t_r)
 
 
 @jit
@@ -188,24 +194,19 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
 
 @jit
 def _emit_row(out, i, v, t, table, alpha64, bias):
-    """out[i, :] from the state of every series (any counts)."""
-    nan = np.nan
+    """out[i, :] from the state of every series (any counts), as :func:`_output`."""
     k = v.shape[0]
     cached_q = -1
     a_q = 0.0
     b_q = 1.0
     for j in range(k):
         count = int(t[j])
-        if count == 0:
-            out[i, j] = nan
-        elif bias:
-            q = count >> _SHIFT
-            if q != cached_q:
-                a_q, b_q = block_terms(alpha64, q)
-                cached_q = q
-            out[i, j] = corrected(v[j], a_q, b_q, table[count & _MASK])
-        else:
-            out[i, j] = v[j]
+        q = count >> _SHIFT
+        r = count & _MASK
+        if bias and q != cached_q:
+            a_q, b_q = block_terms(alpha64, q)
+            cached_q = q
+        out[i, j] = _output(v[j], q, r, a_q, b_q, table[r], bias)
 
 
 @jit
@@ -220,7 +221,6 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
     n, k = x.shape
     if n == 0 or k == 0:
         return
-    nan = np.nan
     t0 = t[0]
     uniform = True
     for j in range(k):
@@ -241,7 +241,7 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
                 cached_q = q
             if b_q != 0.0:
                 divide = True
-                scale = a_q + b_q * table[count & _MASK]
+                scale = correction(a_q, b_q, table[count & _MASK])
         skipped = 0
         for j in range(k):
             xj = x[i, j]
@@ -396,5 +396,5 @@ def ewvar_rows(x, out, state, beta, bias, skipna):
             out[i, j] = _var_value(m2, sw, den, count, bias)
 
 
-__all__ = ["BLOCK", "SCALAR_LAYOUT", "fill_table", "block_terms", "corrected", "ewa_lanes", "ewa_rows",
+__all__ = ["BLOCK", "SCALAR_LAYOUT", "fill_table", "block_terms", "correction", "corrected", "ewa_lanes", "ewa_rows",
            "ewa_scalar", "ewa_series", "ewvar_lanes", "ewvar_rows"]
