@@ -10,9 +10,16 @@ from . import __version__
 from .commands import NAMES, CLIError
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="streamopt",
         description="Online statistics and fast training loops: EWA smoothing, "
         "the notes' optimizer experiment, figures and benchmarks.",

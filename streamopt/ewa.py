@@ -144,9 +144,9 @@ def _smooth(values: np.ndarray, axis: int, out: np.ndarray | None, run) -> np.nd
             out[...] = result
             return out
         return result
-    y = np.moveaxis(values, axis, 0)
+    y = values if axis == 0 else np.moveaxis(values, axis, 0)
     n = y.shape[0]
-    m = int(np.prod(y.shape[1:], dtype=np.int64))
+    m = math.prod(y.shape[1:])
     if out is not None and np.may_share_memory(out, values) and not (
             out.__array_interface__["data"][0] == values.__array_interface__["data"][0]
             and out.strides == values.strides):
@@ -168,7 +168,7 @@ def _smooth(values: np.ndarray, axis: int, out: np.ndarray | None, run) -> np.nd
     def fits(a: np.ndarray) -> bool:
         return a.flags.c_contiguous if order == "C" else a.flags.f_contiguous
 
-    out_y = None if out is None else np.moveaxis(out, axis, 0)
+    out_y = None if out is None else out if axis == 0 else np.moveaxis(out, axis, 0)
     target = out_y if out_y is not None and fits(out_y) else np.empty(y.shape, values.dtype, order=order)
     if layout == "rows":
         run("rows", y.reshape(n, m), target.reshape(n, m))
@@ -177,7 +177,7 @@ def _smooth(values: np.ndarray, axis: int, out: np.ndarray | None, run) -> np.nd
     else:
         run("lanes", y.reshape(n, m, order="F").T, target.reshape(n, m, order="F").T)
     if out is None:
-        return np.moveaxis(target, 0, axis)
+        return target if axis == 0 else np.moveaxis(target, 0, axis)
     if target is not out_y:
         np.copyto(out_y, target)
     return out

@@ -368,7 +368,11 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g, acc):
         db = g[b_off[l]:b_off[l] + n_out]
         src = x if l == 1 else act[a_base[l - 1]:]
         if nb <= _BLOCK:
-            _layer_grads(cur, src, nb, n_out, n_in, dw, db, acc)
+            for i in range(n_out):
+                zrow = cur[i * nb:(i + 1) * nb]
+                for k in range(n_in):
+                    dw[i * n_in + k] = _dot_block(zrow, src[k * nb:(k + 1) * nb], nb)
+                db[i] = _sum_block(zrow, nb)
         else:
             for i in range(n_out):
                 zrow = cur[i * nb:(i + 1) * nb]
