@@ -1,4 +1,4 @@
-"""Timing helpers shared by every benchmark script in ``bench/``.
+"""Timing utilities shared by every benchmark script in ``bench/``.
 
 Machines here are shared and noisy, so a measurement is the **best** of several
 repeats (each repeat long enough to be well above timer resolution), reported
@@ -43,6 +43,8 @@ Conventions for :class:`Result` (read by ``bench/run.py`` and ``bench/report.py`
     ``first_call_seconds`` / ``import_seconds`` (float): a start-up row (a new
     process's import and first call); the report shows such rows in seconds
     and leaves them out of the per-element plots.
+    ``repeats`` (int, optional): how many repeats the best is taken from; with 1
+    the report writes "(1 run)" instead of a spread.
     ``missing`` (str): set by :func:`missing`: why the library was not measured.
 """
 

@@ -20,7 +20,9 @@ Two floors bound every kernel of the project:
   .. math::  v \\leftarrow \\beta v + \\alpha x_i,
 
   so each element waits for the previous one: no amount of bandwidth or cores
-  helps.  :func:`chain_ns_per_element` measures that chain alone (no store).
+  helps.  :func:`chain_ns_per_element` measures that chain alone (no store),
+  as one fused multiply-add per element, the shortest dependency the
+  hardware offers.
 
 Every value is the best of several repeats and is cached for the life of the
 process, so the group scripts can ask for it as often as they like.
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from numba.extending import intrinsic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import Result, Timing, format_table, measure, result  # noqa: E402
@@ -64,9 +67,31 @@ def _triad_parallel(a, b, c, s):
         a[i] = b[i] + s * c[i]
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a·b + c with one rounding (LLVM ``llvm.fma``): the hardware's multiply-add."""
+    if not (a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen
+
+
 @numba.njit(**_numba_options)
 def _chain(x, beta, alpha):
-    # beta and alpha arrive as scalars of x's dtype, so float32 stays float32
+    # beta and alpha arrive as scalars of x's dtype, so float32 stays float32;
+    # the loop-carried dependency is one fused multiply-add per element
+    v = alpha - alpha
+    for i in range(x.shape[0]):
+        v = _fma(beta, v, alpha * x[i])
+    return v
+
+
+@numba.njit(**_numba_options)
+def _chain_unfused(x, beta, alpha):
+    # the same chain as a multiply then an add (two roundings, two latencies)
     v = alpha - alpha
     for i in range(x.shape[0]):
         v = beta * v + alpha * x[i]
@@ -164,20 +189,24 @@ def floor_ns_per_element(bytes_per_element: float, threads: int) -> float:
     return float(bytes_per_element) / bandwidth_bytes_per_second(threads) * 1e9
 
 
-def chain_ns_per_element(dtype: str = "float64", *, quick: bool = False) -> float:
+def chain_ns_per_element(dtype: str = "float64", *, quick: bool = False, fused: bool = True) -> float:
     """The latency bound of a serial multiply-add chain ``v = b*v + a*x[i]``, ns per element.
 
     This is what a 1-D EWA must do for each element, one after the other: the
     fastest any 1-D EWA can be on this core (before stores and NaN tests).
+    ``fused`` (the bound): one fused multiply-add per element, ``fma(b, v, a*x[i])``;
+    otherwise a multiply then an add, for comparison.
     """
     dtype = np.dtype(dtype).name
-    if dtype not in _CHAIN:
+    key = dtype if fused else f"{dtype}-unfused"
+    if key not in _CHAIN:
         x = np.random.default_rng(1).random(CHAIN_ELEMENTS).astype(dtype)
         beta, alpha = x.dtype.type(0.9), x.dtype.type(0.1)
-        timing = measure(lambda: _chain(x, beta, alpha), repeat=3 if quick else 7, min_time=0.02)
-        _CHAIN[dtype] = timing.best / CHAIN_ELEMENTS * 1e9
-        _CHAIN_TIMING[dtype] = timing
-    return _CHAIN[dtype]
+        kernel = _chain if fused else _chain_unfused
+        timing = measure(lambda: kernel(x, beta, alpha), repeat=3 if quick else 7, min_time=0.02)
+        _CHAIN[key] = timing.best / CHAIN_ELEMENTS * 1e9
+        _CHAIN_TIMING[key] = timing
+    return _CHAIN[key]
 
 
 def ewa_1d_floor_ns_per_element(dtype: str = "float64") -> float:
@@ -194,7 +223,8 @@ def run(quick: bool = False) -> list[Result]:
 
     Triad rows: ``size`` is the elements per array, ns/element is per triad
     element, ``extra`` holds ``gb_per_s`` and ``threads``.  Chain rows:
-    ns/element is the latency of one multiply-add step.
+    ns/element is the latency of one fused multiply-add step (the floor), and
+    ``chain-unfused`` of a multiply then an add (for comparison).
     """
     out: list[Result] = []
     for threads in sorted({1, all_threads()}):
@@ -203,9 +233,12 @@ def run(quick: bool = False) -> list[Result]:
         out.append(result(GROUP, f"triad-{threads}t", "numba", n, "float64", timing,
                           gb_per_s=_BANDWIDTH[threads] / 1e9, threads=threads,
                           bytes_per_element=TRIAD_BYTES_PER_ELEMENT))
-    for dtype in ("float64", "float32"):
-        chain_ns_per_element(dtype, quick=quick)
-        out.append(result(GROUP, "chain", "numba", CHAIN_ELEMENTS, dtype, _CHAIN_TIMING[dtype], threads=1))
+    for fused in (True, False):
+        for dtype in ("float64", "float32"):
+            chain_ns_per_element(dtype, quick=quick, fused=fused)
+            key = dtype if fused else f"{dtype}-unfused"
+            out.append(result(GROUP, "chain" if fused else "chain-unfused", "numba", CHAIN_ELEMENTS, dtype,
+                              _CHAIN_TIMING[key], threads=1))
     return out
 
 

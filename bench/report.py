@@ -225,7 +225,9 @@ def _cell(r: Result | None, base: Result | None, unit_seconds: bool) -> str:
     # start-up rows (with a first-call time) are in seconds whatever their group
     seconds = unit_seconds or "first_call_seconds" in r.extra
     text = f"{r.seconds:.3g} s" if seconds else fmt_value(r.ns_per_element)
-    if r.spread == r.spread:
+    if r.extra.get("repeats") == 1:
+        text += " (1 run)"
+    elif r.spread == r.spread:
         text += f" ±{r.spread * 100:.0f}%"
     if base is not None and r is not base and measured(base):
         text += f" ({r.seconds / base.seconds:.2g}x)"
@@ -274,7 +276,9 @@ def machine_limits(results: list[Result]) -> list[str]:
             out.append(f"- memory bandwidth, {r.extra.get('threads', '?')} thread(s): "
                        f"{r.extra.get('gb_per_s', float('nan')):.1f} GB/s (triad, ±{r.spread * 100:.0f}%)")
         elif r.case == "chain":
-            out.append(f"- serial multiply-add chain ({r.dtype}): {r.ns_per_element:.3g} ns per element")
+            out.append(f"- serial fused multiply-add chain ({r.dtype}): {r.ns_per_element:.3g} ns per element")
+        elif r.case == "chain-unfused":
+            out.append(f"- serial multiply-then-add chain ({r.dtype}): {r.ns_per_element:.3g} ns per element")
     return out
 
 
@@ -317,6 +321,9 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
         lines.append(f"| {key} | {value} |")
     for name, version in machine.get("versions", {}).items():
         lines.append(f"| {name} | {version} |")
+    busy = _busy(machine)
+    if busy:
+        lines += ["", busy]
     limits = machine_limits(results)
     if limits:
         lines += ["", "Measured limits:", "", *limits]
@@ -362,6 +369,22 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
             lines.append(f"| {g.name} | {g.status} | {g.measured} | "
                          + ("" if b is None else f"{b.status}: {b.measured}") + " |")
     return "\n".join(lines) + "\n"
+
+
+def _busy(machine: dict[str, Any]) -> str | None:
+    """A warning when other work loaded the machine during the run (load average ≥ half the cores)."""
+    cores = machine.get("cores available") or machine.get("cores")
+    loads = []
+    for key in ("load average at start (1, 5, 15 min)", "load average at end (1, 5, 15 min)"):
+        try:
+            loads.append(float(str(machine.get(key, "")).split(",")[0]))
+        except ValueError:
+            pass
+    if not cores or not loads or max(loads) < 0.5 * float(cores):
+        return None
+    return (f"**Warning: the machine was busy** (1-minute load average up to {max(loads):.2f} on {cores} cores). "
+            "Threaded kernels wait for a free core at every parallel region, so multi-threaded rows (and the "
+            "all-core bandwidth) can be many times too slow; rerun on a quiet machine before trusting them.")
 
 
 def _ordered(groups: dict[str, Any], results: list[Result]) -> list[str]:

@@ -90,9 +90,10 @@ def machine_info() -> dict[str, Any]:
     except AttributeError:
         available = os.cpu_count()
     try:
-        llc = importlib.import_module("floor").last_level_cache_bytes()
+        floor = importlib.import_module("floor")
+        llc, threads = floor.last_level_cache_bytes(), floor.all_threads()
     except Exception:
-        llc = None
+        llc, threads = None, None
     try:
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except (AttributeError, OSError):
@@ -102,7 +103,7 @@ def machine_info() -> dict[str, Any]:
         "last-level cache (MB)": None if llc is None else round(llc / 1024**2, 1),
         "cores": os.cpu_count(),
         "cores available": available,
-        "numba threads": os.environ.get("NUMBA_NUM_THREADS", str(available)),
+        "numba threads": threads,
         "memory (GB)": _memory_gb(),
         "os": platform.platform(),
         "python": platform.python_version(),
@@ -110,6 +111,16 @@ def machine_info() -> dict[str, Any]:
         "load average at start (1, 5, 15 min)": load,
         "versions": {name: _version(name) for name in VERSIONS},
     }
+
+
+def _threading_layer() -> str:
+    """Numba's threading layer once a parallel kernel has run (it changes how threads wait)."""
+    if "numba" not in sys.modules:
+        return "not loaded"
+    try:
+        return str(sys.modules["numba"].threading_layer())
+    except ValueError:  # no parallel kernel ran in this process
+        return "not initialised"
 
 
 def machine_header(machine: dict[str, Any]) -> str:
@@ -139,7 +150,7 @@ def annotate_floors(results: list[Result], quick: bool) -> str | None:
             r.extra["bytes_per_element"] = 2 * (4 if r.dtype == "float32" else 8)
             r.extra.setdefault("floor", "bandwidth" if r.case.startswith("2d") else "chain")
     todo = [r for r in results if r.library == "streamopt" and "bytes_per_element" in r.extra
-            and "floor_ns_per_element" not in r.extra and "missing" not in r.extra]
+            and "missing" not in r.extra]
     if not todo:
         return None
     try:
@@ -148,6 +159,10 @@ def annotate_floors(results: list[Result], quick: bool) -> str | None:
         for r in todo:
             in_cache = llc is not None and r.size * float(r.extra["bytes_per_element"]) < llc
             kind = r.extra.get("floor", "bandwidth")
+            if "floor_ns_per_element" in r.extra:  # the script's own floor stands
+                if kind != "chain":
+                    r.extra["in_cache"] = in_cache
+                continue
             if kind == "chain":  # the latency holds wherever the data are; the bandwidth only out of cache
                 value = floor.chain_ns_per_element(r.dtype or "float64", quick=quick)
                 if not in_cache:
@@ -224,7 +239,9 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
                 echo("".join(tb[-3:]).rstrip())
             else:
                 results.extend(rows)
-                echo(format_table(rows) if rows else "(no rows)")
+                # a script may print its rows its own way (startup: seconds)
+                table = getattr(module, "format_results", format_table)
+                echo(table(rows) if rows else "(no rows)")
         seconds = time.perf_counter() - t0
         if problem is None:
             groups[group] = {"status": "ok", "seconds": seconds}
@@ -241,6 +258,8 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
         machine["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except (AttributeError, OSError):
         pass
+    machine["numba threading layer"] = _threading_layer()
+    machine["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "not set")
     written = report.write_report(Path(out), machine, results, groups, quick=quick, command=command,
                                   before=None if compare is None else Path(compare))
     goals = report.evaluate_goals(results)

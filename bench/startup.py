@@ -5,8 +5,9 @@ from inside it with ``time.perf_counter``:
 
 * ``import``: ``import streamopt`` (plus importing the function's module when
   ``streamopt`` does not import it itself);
-* the first call of the function on a small input, which loads (warm cache) or
-  compiles (cold cache) its Numba kernels.
+* the first use of the function on a small input (constructing the object
+  for ``EWA.update`` and the optimizers' ``step``), which loads (warm cache)
+  or compiles (cold cache) its Numba kernels.
 
 A case's row holds **import + first call** (what a user waits for before the
 first result); ``extra`` splits it into ``import_seconds`` and
@@ -16,8 +17,9 @@ time seen from outside (interpreter start-up included).
 *Warm*: the on-disk Numba cache is filled by one process that calls every
 function, then each case runs in new processes (best of several).
 *Cold*: each case runs once with ``NUMBA_CACHE_DIR`` pointing at a new, empty
-folder, so every kernel it needs is compiled.  A function whose module is not
-there yet is reported as missing.
+folder, so every kernel it needs is compiled (with ``--quick`` only for
+``ewa``; the other cold rows are reported as not measured).  A function whose
+module is not there yet is reported as missing.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import Result, Timing, format_table, missing, result  # noqa: E402
+from _harness import Result, Timing, missing, result  # noqa: E402
 
 GROUP = "startup"
 ROOT = Path(__file__).resolve().parents[1]
 
-#: case -> (resolve: imports that count as import time, data: untimed set-up, call: the timed first call).
-#: ``find(name, *modules)`` returns the first ``module.name`` that exists (``streamopt`` itself first).
+#: case -> (resolve: imports that count as import time, data: untimed inputs, call: the timed
+#: first use, construction included).  ``find(name, *modules)`` returns the first ``module.name``
+#: that exists (``streamopt`` itself first).
 CASES: dict[str, tuple[str, str, str]] = {
     "ewa": (
         "f = find('ewa', 'streamopt.ewa')",
@@ -46,22 +49,23 @@ CASES: dict[str, tuple[str, str, str]] = {
     ),
     "EWA.update": (
         "EWA = find('EWA', 'streamopt.ewa')",
-        "e = EWA(0.9)",
-        "e.update(1.0)",
+        "",
+        "EWA(0.9).update(1.0)",
     ),
     **{
         f"{name}.step": (
             f"Opt = find('{name}', 'streamopt.optim')",
-            f"p = np.zeros(100); g = np.full(100, 0.5); opt = Opt(p, lr=0.01)",
-            "opt.step(g)",
+            "p = np.zeros(100); g = np.full(100, 0.5)",
+            "Opt(p, lr=0.01).step(g)",
         )
         for name in ("SGD", "Momentum", "RMSprop", "Adam")
     },
     "train": (
         "train = find('train', 'streamopt.train'); MLP = find('MLP', 'streamopt.model'); "
         "Adam = find('Adam', 'streamopt.optim'); moons = find('moons', 'streamopt.datasets')",
-        "X, Y = moons(64); model = MLP([2, 3, 1]); opt = Adam(model.params, lr=0.01)",
-        "train(model, (X, Y), opt, epochs=2, batch_size=16, progress=False)",
+        "X, Y = moons(64)",
+        "model = MLP([2, 3, 1]); train(model, (X, Y), Adam(model.params, lr=0.01), epochs=2, batch_size=16, "
+        "progress=False)",
     ),
 }
 
@@ -117,8 +121,12 @@ def _child(cases: dict[str, tuple[str, str, str]], cache_dir: str | None = None,
         env["NUMBA_CACHE_DIR"] = cache_dir
     with tempfile.TemporaryDirectory() as cwd:
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(cases)], capture_output=True,
-                              text=True, env=env, cwd=cwd, timeout=timeout)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(cases)], capture_output=True,
+                                  text=True, env=env, cwd=cwd, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            failed = {case: {"failed": f"no answer within {timeout:.0f} s"} for case in cases}
+            return {"_import": None, **failed}, time.perf_counter() - t0
         wall = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -148,10 +156,10 @@ def _rows(cache: str, imports: list[float], samples: dict[str, list[tuple[dict, 
         best = min(range(len(runs)), key=totals.__getitem__)
         d, wall = runs[best]
         rows.append(result(GROUP, case, cache, 1, "", _timing(totals), import_seconds=d["import"],
-                           first_call_seconds=d["call"], process_seconds=wall))
+                           first_call_seconds=d["call"], process_seconds=wall, repeats=len(runs)))
     imports = [t for t in imports if t is not None]
     if imports:
-        rows.insert(0, result(GROUP, "import", cache, 1, "", _timing(imports)))
+        rows.insert(0, result(GROUP, "import", cache, 1, "", _timing(imports), repeats=len(imports)))
     else:
         rows.insert(0, missing(GROUP, "import", cache, 1, why="every process failed"))
     return rows
@@ -182,11 +190,29 @@ def run(quick: bool = False) -> list[Result]:
     return _rows("warm", warm_imports, warm) + _rows("cold", cold_imports, cold) + skipped
 
 
+def format_results(rows: list[Result]) -> str:
+    """A plain-text table in seconds: one row per case, a column per cache state."""
+    caches = list(dict.fromkeys(r.library for r in rows))
+    cases = list(dict.fromkeys(r.case for r in rows))
+    cell = {(r.case, r.library): r for r in rows}
+    lines = [["case", *(f"{c} cache (s)" for c in caches)]]
+    for case in cases:
+        line = [case]
+        for c in caches:
+            r = cell.get((case, c))
+            if r is None:
+                line.append("")
+            elif "missing" in r.extra:
+                line.append("missing")
+            else:
+                once = r.extra.get("repeats") == 1
+                line.append(f"{r.seconds:.3f}" + (" (1 run)" if once else f" ±{r.spread * 100:.0f}%"))
+        lines.append(line)
+    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
+    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)
+    notes = [f"{r.case} ({r.library}): {r.extra['missing']}" for r in rows if "missing" in r.extra]
+    return table + ("\n" + "\n".join(notes) if notes else "")
+
+
 if __name__ == "__main__":
-    rows = run(quick="--quick" in sys.argv)
-    print(format_table(rows))
-    for r in rows:
-        if "missing" in r.extra:
-            print(f"{r.case} ({r.library}): {r.extra['missing']}")
-        else:
-            print(f"{r.case} ({r.library}): {r.seconds:.3f} s")
+    print(format_results(run(quick="--quick" in sys.argv)))

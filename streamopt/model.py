@@ -37,7 +37,6 @@ class _Workspace:
         self.dz = np.empty(2 * int(widths.max()) * capacity, dtype=dtype)
         self.tmp = np.empty(max(int(dims[-1]), 1) * capacity, dtype=dtype)
         self.g = np.zeros(n_params, dtype=dtype)
-        self.acc = np.empty(8 * max(int(dims[l] * (dims[l - 1] + 1)) for l in range(1, dims.size)), dtype=dtype)
 
 
 class MLP:
@@ -177,7 +176,7 @@ class MLP:
         x1, y1 = X.reshape(-1), Y.reshape(-1)
         _k.forward(x1, m, flat, dims, w_off, b_off, ws.a_base, ws.act)
         total = _k.cost_sum(y1, m, dims, ws.a_base, ws.act, ws.tmp) if want_cost else float("nan")
-        ok = _k.backward(x1, y1, m, flat, dims, w_off, b_off, ws.a_base, ws.act, ws.dz, ws.g, ws.acc)
+        ok = _k.backward(x1, y1, m, flat, dims, w_off, b_off, ws.a_base, ws.act, ws.dz, ws.g)
         return bool(ok), float(total)
 
     # ---------------------------------------------------------------- the API

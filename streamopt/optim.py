@@ -110,7 +110,7 @@ class Optimizer:
     def __init__(self, params: Any, lr: float, *, check_finite: bool = True):
         self.params, self.flat = _as_params(params)
         self._lr = _checks.check_lr(lr)
-        self.check_finite = _checks.check_bool("check_finite", check_finite)
+        self._check = _checks.check_bool("check_finite", check_finite)
         self.t = 0
         self._scratch: np.ndarray | None = None
         self._layout = params.layout if isinstance(params, FlatParams) else None
@@ -127,6 +127,15 @@ class Optimizer:
     @lr.setter
     def lr(self, value: float) -> None:
         self._lr = _checks.check_lr(value)
+
+    @property
+    def check_finite(self) -> bool:
+        """Refuse gradients holding NaN/±inf (settable; validated)."""
+        return self._check
+
+    @check_finite.setter
+    def check_finite(self, value: bool) -> None:
+        self._check = _checks.check_bool("check_finite", value)
 
     @property
     def hyper(self) -> dict[str, Any]:
@@ -189,7 +198,7 @@ class Optimizer:
             buffers and ``t`` are left untouched.
         """
         g = self._gradient(grads)
-        bad = self._run(g, self.check_finite)
+        bad = self._run(g, self._check)
         if bad >= 0:
             raise self._nonfinite_error(g, bad)
 

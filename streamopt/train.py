@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,7 +74,6 @@ class History:
     steps: int = 0
     seconds: float = 0.0
     compiled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self):
         """The recorded costs as a pandas DataFrame indexed by epoch."""
@@ -304,8 +303,9 @@ def _train_compiled(model, X, Y, opt, lrs, record_every, batch_size, seed, progr
     kind, buf0, buf1, buf2, hyper, flags = _optimizer_arrays(opt)
     n_epochs = lrs.size
     bar = _progress_bar(n_epochs, progress)
-    # one kernel call for the whole run; with a progress bar, one per recorded block
-    chunk = n_epochs if bar is None else max(record_every, 1)
+    # one kernel call for the whole run; with a progress bar, about 100 calls,
+    # each ending on a recorded epoch's block so that the postfix shows its cost
+    chunk = n_epochs if bar is None else record_every * max(1, -(-n_epochs // (100 * record_every)))
     t = int(opt.t)
     steps0 = t
     try:
@@ -316,7 +316,7 @@ def _train_compiled(model, X, Y, opt, lrs, record_every, batch_size, seed, progr
                 X, Y, seed, e0, lrs[e0:e1], record_every, batch_size,
                 model.params.flat, dims, w_off, b_off, ws.a_base,
                 kind, buf0, buf1, buf2, hyper, flags, t,
-                ws.g, xb, yb, ws.act, ws.dz, ws.acc, ws.tmp, perms, rng_states, tempered, rec_last, rec_mean)
+                ws.g, xb, yb, ws.act, ws.dz, ws.tmp, perms, rng_states, tempered, rec_last, rec_mean)
             t = int(t_new)
             if bad >= 0:
                 opt.t = t

@@ -140,6 +140,9 @@ def test_report_files(tmp_path):
     assert "| 2d-C | 1e7 | float64 | 1 ±5% | 2.5 ±5% (2.5x) |  | 0.8 | 1.25x |" in md
     assert "| experiment ≥ 20x PyTorch | not met | worst 10x" in md
     assert "memory bandwidth, 1 thread(s): 48.0 GB/s" in md
+    assert "machine was busy" not in md  # no load average given
+    busy = report.markdown({"cores": 2, "load average at start (1, 5, 15 min)": "1.50, 1.0, 1.0"}, [], {}, [])
+    assert "machine was busy** (1-minute load average up to 1.50 on 2 cores)" in busy
 
     for group in ("floor", "ewa", "optim", "train", "startup"):
         png = tmp_path / f"{group}.png"
@@ -155,7 +158,8 @@ def run(quick=False):
     assert quick is True
     return [Result("ewa", "2d-C", "streamopt", 1000, "float64", 1e-6, 0.0, {"bytes_per_element": 16}),
             Result("ewa", "1d", "streamopt", 1000, "float32", 1e-6, 0.0, {"bytes_per_element": 8, "floor": "chain"}),
-            Result("ewa", "1d-big", "streamopt", 10**9, "float32", 1.0, 0.0, {"bytes_per_element": 8, "floor": "chain"}),
+            Result("ewa", "1d-big", "streamopt", 10**9, "float32", 1.0, 0.0,
+                   {"bytes_per_element": 8, "floor": "chain"}),
             Result("stream", "chunk-10", "streamopt", 10, "float64", 1e-6, 0.0, {})]
 '''
 FAKE_FAIL = '''
@@ -225,7 +229,8 @@ def test_report_before_after():
     assert "| 1d | 1000 | float64 | numbagg |" not in md                  # peers are not compared
     # the goals table gets the earlier verdicts
     assert "| goal | status | measured | before (old) |" in md
-    assert "| experiment ≥ 40x the NumPy form | met | worst 50x (experiment 300); needs ≥ 40x | not met: worst 25x" in md
+    assert ("| experiment ≥ 40x the NumPy form | met | worst 50x (experiment 300); needs ≥ 40x "
+            "| not met: worst 25x") in md
 
 
 def test_bench_command_bad_input_is_one_line_exit_2(tmp_path):
@@ -238,3 +243,30 @@ def test_bench_command_bad_input_is_one_line_exit_2(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"streamopt bench: error: --compare {tmp_path / 'none.json'}: no such results.json"]
     assert not (tmp_path / "results.json").exists()
+
+
+def test_startup_rows_from_child_reports():
+    import startup
+
+    samples = {"ewa": [({"import": 0.30, "call": 0.20}, 1.0), ({"import": 0.25, "call": 0.10}, 0.9)],
+               "train": [({"missing": "no train in streamopt"}, 0.5)],
+               "SGD.step": [({"failed": "TypeError: boom"}, 0.5)]}
+    rows = {r.case: r for r in startup._rows("warm", [0.30, 0.25, None], samples)}
+    assert rows["import"].seconds == 0.25 and rows["import"].extra["repeats"] == 2
+    ewa = rows["ewa"]
+    assert ewa.library == "warm" and ewa.seconds == pytest.approx(0.35)      # best import + first call
+    assert ewa.extra["first_call_seconds"] == 0.10 and ewa.extra["process_seconds"] == 0.9
+    assert ewa.spread == pytest.approx(0.50 / 0.35 - 1)
+    assert "not there yet" in rows["train"].extra["missing"]
+    assert rows["SGD.step"].extra["missing"] == "failed: TypeError: boom"
+    text = startup.format_results(list(rows.values()))
+    assert "0.350 ±43%" in text and "train (warm): not there yet" in text
+
+
+def test_floor_never_slower_than_one_core(monkeypatch):
+    floor = pytest.importorskip("floor")
+    n = floor.all_threads()
+    # a busy machine measured the threaded triad slower than one core: the floor keeps one core's
+    monkeypatch.setattr(floor, "_BANDWIDTH", {1: 3e10, n: 2e10} if n > 1 else {1: 3e10})
+    assert floor.floor_ns_per_element(24.0, n) == pytest.approx(24.0 / 3e10 * 1e9)
+    assert floor.floor_ns_per_element(24.0, 1) == pytest.approx(0.8)

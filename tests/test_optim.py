@@ -433,6 +433,9 @@ def test_lr_setter_validates_and_keeps_old_value():
     assert opt.lr == 0.1
     opt.lr = np.float32(0.25)
     assert opt.lr == 0.25 and type(opt.lr) is float
+    with pytest.raises(TypeError, match="check_finite must be True or False, got 0"):
+        opt.check_finite = 0
+    assert opt.check_finite is True
 
 
 def test_internal_interface_for_the_training_loop():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from streamopt import EWA, csv_batches, epochs, ewa, minibatches
 from streamopt import reference as R
-from streamopt._kernels.legacy_rng import SCRATCH_SIZE, legacy_permutation
+from streamopt._kernels.legacy_rng import SCRATCH_SIZE, STATE_SIZE, legacy_permutation, seed4, shuffle_seeded
 
 
 # ------------------------------------------------------------------ in memory
@@ -37,6 +37,14 @@ def test_compiled_legacy_permutation_is_numpys(m, seed):
     out = np.empty(m, dtype=np.int64)
     legacy_permutation(np.zeros(SCRATCH_SIZE, dtype=np.uint64), seed, out)
     np.testing.assert_array_equal(out, np.random.RandomState(seed).permutation(m))
+    # the training loop's form: four consecutive seeds at once
+    seeds = [(seed + g) % 2**32 for g in range(4)]
+    perms = np.empty((4, m), dtype=np.int64)
+    states = np.zeros((4, STATE_SIZE), dtype=np.uint64)
+    seed4(states, *seeds)
+    for g in range(4):
+        shuffle_seeded(states[g], np.zeros(624, dtype=np.uint64), perms[g])
+        np.testing.assert_array_equal(perms[g], np.random.RandomState(seeds[g]).permutation(m))
 
 
 def test_epochs_use_seed_plus_one_plus_i():

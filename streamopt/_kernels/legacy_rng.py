@@ -115,14 +115,28 @@ def _draw_slow(state, tempered, pos, mask, mx):
 
 
 @jit
-def shuffle_seeded(state, tempered, out):
-    """Fill ``out`` with the permutation a freshly seeded ``state`` draws
-    (NumPy's legacy ``permutation``: Fisher–Yates from the end, each index
-    from ``random_interval``).
+def _mask_of(i):
+    """The smallest all-ones bit mask ≥ i (as ``random_interval`` builds it)."""
+    mask = np.uint64(i)
+    mask |= mask >> np.uint64(1)
+    mask |= mask >> np.uint64(2)
+    mask |= mask >> np.uint64(4)
+    mask |= mask >> np.uint64(8)
+    mask |= mask >> np.uint64(16)
+    return mask
 
-    ``tempered`` (uint64, 624) is scratch: the 624 outputs are generated and
-    tempered in one pass, then read in order.  The usual case, where one of
-    the next two outputs is accepted, is decided without a branch.
+
+@jit
+def shuffle_seeded(state, tempered, out):
+    """Fill ``out`` with the permutation that the freshly seeded generator
+    ``state`` draws: NumPy's legacy ``permutation``, Fisher–Yates from the
+    end, index i swapped with ``random_interval(i)`` (the next output, masked
+    to the bits of i, until it is ≤ i).
+
+    ``tempered`` (624 uint64) is scratch: the 624 outputs are generated and
+    tempered in one pass, then read in order.  The usual draw, where one of
+    the next two outputs is accepted, is decided without a branch the
+    processor could mispredict; the rest goes to :func:`_draw_slow`.
     """
     m = out.size
     for i in range(m):
@@ -131,26 +145,15 @@ def shuffle_seeded(state, tempered, out):
     _temper_all(state, tempered)
     pos = 0
     for i in range(m - 1, 0, -1):
+        mask = _mask_of(i)
         mx = np.uint64(i)
-        mask = mx
-        mask |= mask >> np.uint64(1)
-        mask |= mask >> np.uint64(2)
-        mask |= mask >> np.uint64(4)
-        mask |= mask >> np.uint64(8)
-        mask |= mask >> np.uint64(16)
-        value = np.uint64(0)
-        taken = False
-        if pos + 2 <= _N:
-            v0 = tempered[pos] & mask
-            v1 = tempered[pos + 1] & mask
-            ok0 = v0 <= mx
-            if ok0 or v1 <= mx:
-                value = v0 if ok0 else v1
-                pos += 1 if ok0 else 2
-                taken = True
-            else:
-                pos += 2
-        if not taken:
+        a = tempered[min(pos, _N - 2)] & mask
+        b = tempered[min(pos + 1, _N - 1)] & mask
+        ok_a = a <= mx
+        if (ok_a | (b <= mx)) & (pos + 2 <= _N):
+            value = a if ok_a else b
+            pos += 1 + np.int64(not ok_a)
+        else:
             value, pos = _draw_slow(state, tempered, pos, mask, mx)
         j = np.int64(value)
         tmp = out[i]
@@ -162,8 +165,7 @@ def shuffle_seeded(state, tempered, out):
 def legacy_permutation(state, seed, out):
     """Fill ``out`` (int64, length m < 2³²) with ``RandomState(seed).permutation(m)``.
 
-    ``state`` (uint64, at least :data:`STATE_SIZE` + 624 words) is scratch space
-    and is overwritten.
+    ``state`` (uint64, :data:`SCRATCH_SIZE` words) is scratch space and is overwritten.
     """
     mt_seed(state, seed)
-    shuffle_seeded(state[:STATE_SIZE], state[STATE_SIZE:STATE_SIZE + _N], out)
+    shuffle_seeded(state[:STATE_SIZE], state[STATE_SIZE:SCRATCH_SIZE], out)

@@ -16,15 +16,14 @@ A_L = σ(Z_L) = 1/(1 + e^{−Z_L}).  The cost is the mean cross-entropy
 is that of the **mean**: dZ_L = (A_L − Y)/m, dW_l = dZ_l·A_{l−1}ᵀ,
 db_l = Σ_j dZ_l[:, j], dZ_{l−1} = (W_lᵀ·dZ_l) ⊙ [A_{l−1} > 0].
 
-Sums over the examples use NumPy's pairwise summation (8 accumulators,
-blocks of 128), so ``np.sum`` and these kernels add in the same order.
+The cost sums the examples' losses in NumPy's pairwise order (8 accumulators,
+blocks of 128), the same bits as ``np.sum``; the gradient's sums over the
+examples are vectorised dot products (:func:`vec_dot`).
 """
 
 from __future__ import annotations
 
 import math
-
-import numpy as np
 
 from ._common import jit, one_minus_beta_pow
 from .legacy_rng import seed4, shuffle_seeded
@@ -78,39 +77,6 @@ def _sum_block(a, n):
     return res
 
 
-@jit
-def _dot_block(a, b, n):
-    """As :func:`_sum_block` for the terms a[i]·b[i], each product rounded
-    before it is added (no fused multiply-add), as ``np.sum(a * b)`` does."""
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res += a[i] * b[i]
-        return res
-    r0 = a[0] * b[0]
-    r1 = a[1] * b[1]
-    r2 = a[2] * b[2]
-    r3 = a[3] * b[3]
-    r4 = a[4] * b[4]
-    r5 = a[5] * b[5]
-    r6 = a[6] * b[6]
-    r7 = a[7] * b[7]
-    n8 = n - (n % 8)
-    for i in range(8, n8, 8):
-        r0 += a[i] * b[i]
-        r1 += a[i + 1] * b[i + 1]
-        r2 += a[i + 2] * b[i + 2]
-        r3 += a[i + 3] * b[i + 3]
-        r4 += a[i + 4] * b[i + 4]
-        r5 += a[i + 5] * b[i + 5]
-        r6 += a[i + 6] * b[i + 6]
-        r7 += a[i + 7] * b[i + 7]
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(n8, n):
-        res += a[i] * b[i]
-    return res
-
-
 # NumPy halves longer runs recursively (n2 = n/2 rounded down to a multiple of
 # 8).  Numba's on-disk cache cannot hold recursive functions safely, so the
 # recursion is unrolled into four levels, exact up to 1,900 terms (n/16 + 7 ≤ 128); past
@@ -121,14 +87,6 @@ def _sum0(a, n):
     res = -0.0
     for start in range(0, n, _BLOCK):
         res += _sum_block(a[start:], min(_BLOCK, n - start))
-    return res
-
-
-@jit
-def _dot0(a, b, n):
-    res = -0.0
-    for start in range(0, n, _BLOCK):
-        res += _dot_block(a[start:], b[start:], min(_BLOCK, n - start))
     return res
 
 
@@ -169,42 +127,6 @@ def _sum4(a, n):
 
 
 @jit
-def _dot1(a, b, n):
-    if n <= _BLOCK:
-        return _dot_block(a, b, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _dot0(a, b, n2) + _dot0(a[n2:], b[n2:], n - n2)
-
-
-@jit
-def _dot2(a, b, n):
-    if n <= _BLOCK:
-        return _dot_block(a, b, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _dot1(a, b, n2) + _dot1(a[n2:], b[n2:], n - n2)
-
-
-@jit
-def _dot3(a, b, n):
-    if n <= _BLOCK:
-        return _dot_block(a, b, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _dot2(a, b, n2) + _dot2(a[n2:], b[n2:], n - n2)
-
-
-@jit
-def _dot4(a, b, n):
-    if n <= _BLOCK:
-        return _dot_block(a, b, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _dot3(a, b, n2) + _dot3(a[n2:], b[n2:], n - n2)
-
-
-@jit
 def pairwise_sum(a):
     """Σ a[i] over the 1-D array ``a`` in NumPy's pairwise order (the bits of ``np.sum`` up to 1,900 terms)."""
     n = a.size
@@ -213,13 +135,25 @@ def pairwise_sum(a):
     return _sum4(a, n)
 
 
-@jit
-def pairwise_dot(a, b):
-    """Σ a[i]·b[i] over 1-D arrays of one length, with the bits of ``np.sum(a * b)`` (up to 1,900 terms)."""
-    n = a.size
-    if n <= _BLOCK:
-        return _dot_block(a, b, n)
-    return _dot4(a, b, n)
+@jit(fastmath={"reassoc"})
+def vec_dot(a, b):
+    """Σ a[j]·b[j] over 1-D arrays of one length, in the order the compiler
+    vectorises it (several lanes, then combined: reassociation allowed here
+    and nowhere else).  The order is fixed for a given machine, so a run is
+    reproducible; it differs from NumPy's by rounding only."""
+    s = 0.0
+    for j in range(a.size):
+        s += a[j] * b[j]
+    return s
+
+
+@jit(fastmath={"reassoc"})
+def vec_sum(a):
+    """Σ a[j], vectorised as :func:`vec_dot`."""
+    s = 0.0
+    for j in range(a.size):
+        s += a[j]
+    return s
 
 
 @jit
@@ -281,75 +215,13 @@ def cost_sum(y, nb, dims, a_base, act, tmp):
 
 
 @jit
-def _layer_grads(dz, src, nb, n_out, n_in, dw, db, acc):
-    """dW = dZ·Srcᵀ (n_out × n_in) and db = row sums of dZ, for nb ≤ 128.
-
-    Every entry is summed over the nb examples in NumPy's pairwise order for
-    ≤ 128 terms (eight lanes j mod 8, then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)),
-    then the leftovers), all entries at once: the lanes of every entry live
-    in ``acc`` (≥ 8·n_out·(n_in + 1) values) and advance together, eight
-    examples at a time, which the compiler turns into vector instructions.
-    """
-    n_ent = n_out * (n_in + 1)
-    if nb < 8:
-        for i in range(n_out):
-            z = dz[i * nb:(i + 1) * nb]
-            for k in range(n_in):
-                a = src[k * nb:(k + 1) * nb]
-                res = -0.0
-                for j in range(nb):
-                    res += z[j] * a[j]
-                dw[i * n_in + k] = res
-            res = -0.0
-            for j in range(nb):
-                res += z[j]
-            db[i] = res
-        return
-    n8 = nb - nb % 8
-    for i in range(n_out):
-        z = dz[i * nb:i * nb + 8]
-        for k in range(n_in):
-            a = src[k * nb:k * nb + 8]
-            r = acc[(i * (n_in + 1) + k) * 8:(i * (n_in + 1) + k + 1) * 8]
-            for q in range(8):
-                r[q] = z[q] * a[q]
-        r = acc[(i * (n_in + 1) + n_in) * 8:(i * (n_in + 1) + n_in + 1) * 8]
-        for q in range(8):
-            r[q] = z[q]
-    for j0 in range(8, n8, 8):
-        for i in range(n_out):
-            z = dz[i * nb + j0:i * nb + j0 + 8]
-            for k in range(n_in):
-                a = src[k * nb + j0:k * nb + j0 + 8]
-                r = acc[(i * (n_in + 1) + k) * 8:(i * (n_in + 1) + k + 1) * 8]
-                for q in range(8):
-                    r[q] += z[q] * a[q]
-            r = acc[(i * (n_in + 1) + n_in) * 8:(i * (n_in + 1) + n_in + 1) * 8]
-            for q in range(8):
-                r[q] += z[q]
-    for e in range(n_ent):
-        r = acc[e * 8:(e + 1) * 8]
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        i = e // (n_in + 1)
-        k = e % (n_in + 1)
-        z = dz[i * nb:(i + 1) * nb]
-        if k < n_in:
-            a = src[k * nb:(k + 1) * nb]
-            for j in range(n8, nb):
-                res += z[j] * a[j]
-            dw[i * n_in + k] = res
-        else:
-            for j in range(n8, nb):
-                res += z[j]
-            db[i] = res
-
-
-@jit
-def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g, acc):
+def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
     """Gradient of the mean cost over the batch into ``g`` (after :func:`forward`).
 
-    ``dz`` holds 2·max(n_l)·nb values of scratch and ``acc``
-    8·max(n_l·(n_{l−1} + 1)).  Returns True when every gradient entry is finite.
+    ``dz`` holds 2·max(n_l)·nb values of scratch.  The sums over the examples
+    (dW, db) are :func:`vec_dot` / :func:`vec_sum`: a mini-batch's dot products
+    are short, and their vector form is about three times faster than a
+    fixed-order sum.  Returns True when every gradient entry is finite.
     """
     n_layers = dims.size - 1
     half = dz.size // 2
@@ -367,18 +239,11 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g, acc):
         dw = g[w_off[l]:w_off[l] + n_out * n_in]
         db = g[b_off[l]:b_off[l] + n_out]
         src = x if l == 1 else act[a_base[l - 1]:]
-        if nb <= _BLOCK:
-            for i in range(n_out):
-                zrow = cur[i * nb:(i + 1) * nb]
-                for k in range(n_in):
-                    dw[i * n_in + k] = _dot_block(zrow, src[k * nb:(k + 1) * nb], nb)
-                db[i] = _sum_block(zrow, nb)
-        else:
-            for i in range(n_out):
-                zrow = cur[i * nb:(i + 1) * nb]
-                for k in range(n_in):
-                    dw[i * n_in + k] = pairwise_dot(zrow, src[k * nb:(k + 1) * nb])
-                db[i] = pairwise_sum(zrow)
+        for i in range(n_out):
+            zrow = cur[i * nb:(i + 1) * nb]
+            for k in range(n_in):
+                dw[i * n_in + k] = vec_dot(zrow, src[k * nb:(k + 1) * nb])
+            db[i] = vec_sum(zrow)
         if l > 1:
             # dZ_{l-1}[k, :] = (Σ_i W[i, k]·dZ[i, :]) ⊙ [A_{l-1}[k, :] > 0]
             for k in range(n_in):
@@ -439,7 +304,7 @@ def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
 def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
                  flat, dims, w_off, b_off, a_base,
                  kind, buf0, buf1, buf2, hyper, flags, t,
-                 g, xb, yb, act, dz, acc, tmp, perms, rng_states, tempered, rec_last, rec_mean):
+                 g, xb, yb, act, dz, tmp, perms, rng_states, tempered, rec_last, rec_mean):
     """Epochs e_start … e_start + lrs.size − 1 of the notes' mini-batch training.
 
     Epoch e shuffles the m columns of X, Y with ``RandomState(seed + 1 + e)``'s
@@ -478,7 +343,7 @@ def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
                     c = cost_sum(yb, nb, dims, a_base, act, tmp)
                     total += c
                     last = c / nb
-                if not backward(xb, yb, nb, flat, dims, w_off, b_off, a_base, act, dz, g, acc):
+                if not backward(xb, yb, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
                     return t, e
                 t = _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t)
             if record:

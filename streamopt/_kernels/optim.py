@@ -168,13 +168,14 @@ def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, c1, c2, weight_decay, dec
 
     dW ← dW + λ·W (L2, unless ``decoupled``), or W ← (1 − α·λ)·W (``decoupled``, AdamW);
     m ← β₁·m + (1 − β₁)·dW;  v ← β₂·v + (1 − β₂)·dW²;  v_max ← max(v_max, v) (``amsgrad``);
-    W ← W − (α/c1)·m / (√v / √c2 + ε), with v_max in place of v under ``amsgrad``.
+    W ← W − (α/c1)·m / (√v · (1/√c2) + ε), with v_max in place of v under ``amsgrad``.
 
     (α/c1)·m / (√v/√c2 + ε) is the notes' α·m̂ / (√ŝ + ε), m̂ = m/c1, ŝ = v/c2,
-    arranged as PyTorch arranges it: one division and one square root per element.
+    arranged so that each element costs one square root and one division
+    (α/c1 and 1/√c2 are computed once per call, in float64).
     """
     lr_c1 = p.dtype.type(lr / c1)
-    sqrt_c2 = p.dtype.type(math.sqrt(c2))
+    inv_sqrt_c2 = p.dtype.type(1.0 / math.sqrt(c2))
     b1 = p.dtype.type(beta1)
     omb1 = p.dtype.type(1.0 - beta1)
     b2 = p.dtype.type(beta2)
@@ -196,7 +197,7 @@ def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, c1, c2, weight_decay, dec
         if amsgrad:
             vi = max(vmax[i], vi)
             vmax[i] = vi
-        p[i] = w - lr_c1 * mi / (math.sqrt(vi) / sqrt_c2 + eps_)
+        p[i] = w - lr_c1 * mi / (math.sqrt(vi) * inv_sqrt_c2 + eps_)
 
 
 @pjit

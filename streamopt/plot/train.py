@@ -98,7 +98,7 @@ def run_experiments(names: tuple[str, ...] = ("gd", "momentum", "adam"), **kwarg
 
 def summary_table(experiments: Mapping[str, Experiment]) -> str:
     """The notes' table, measured: optimizer, accuracy, final cost, training time."""
-    rows = [("optimizer", "accuracy", "final cost", "last batch cost", "time")]
+    rows = [("optimizer", "accuracy", "final cost", "last recorded cost", "time")]
     for name, exp in experiments.items():
         h = exp.history
         rows.append((TITLES.get(name, name), f"{h.accuracy:.6f}", f"{h.final_cost:.6f}",
