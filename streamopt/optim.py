@@ -38,10 +38,10 @@ __all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "NonFiniteGradient
 
 #: A step uses the parallel kernels (every core) when it moves at least this
 #: many bytes (parameters × arrays read or written × itemsize; e.g. from about
-#: 75 000 parameters for Adam in float32, 175 000 for SGD).  Measured with the
-#: ``*-threshold`` cases of ``bench/optimizers.py``: below it, waking the
-#: threads (a few µs per parallel region) costs more than they save.
-PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+#: 56 000 parameters for Adam in float32, 131 000 for SGD).  Measured with the
+#: ``*-threshold`` cases of ``bench/optimizers.py`` (2 cores): below it, waking
+#: the threads (a few µs per parallel region) costs more than they save.
+PARALLEL_MIN_BYTES = 1536 * 1024
 
 #: Version of the ``state_dict`` / ``save`` format.
 STATE_FORMAT = 1

@@ -17,6 +17,10 @@ Conventions
 * Buffers that a flag switches off (``gavg`` without ``centered``, ``vmax``
   without ``amsgrad``) may be zero-length; they are never touched.
 
+``<rule>_apply`` / ``<rule>_apply_parallel`` are what ``Optimizer.step``
+calls (one dispatch per step): the optional finite check of the gradient,
+then the step.  ``count_nonfinite`` / ``first_nonfinite`` are that check.
+
 No validation, no allocation: the API in :mod:`streamopt.optim` checks
 everything before calling these.
 """
