@@ -1,8 +1,8 @@
 """Fused optimizer steps (group ``optim``): streamopt against the NumPy reference and torch.optim.
 
 One optimizer step, per parameter, for SGD, Momentum (sum form, β = 0.9: PyTorch's
-``SGD(momentum=0.9)``), RMSprop (β = 0.99, PyTorch's default ``alpha``) and Adam
-(defaults), at 10, 1e3, 1e5, 1e6 and 1e7 parameters in float32 and float64.
+``SGD(momentum=0.9)``), RMSprop (β = 0.99, PyTorch's default ``alpha``), Adam
+(defaults) and AdamW (Adam with decoupled weight decay 0.01: PyTorch's ``AdamW``), at 10, 1e3, 1e5, 1e6 and 1e7 parameters in float32 and float64.
 Sizes up to 1e4 are split into 6 arrays shaped like the moons network's
 (W1, b1, W2, b2, W3, b3); larger sizes are one array.
 
@@ -15,12 +15,14 @@ Libraries (columns)
 ``numpy-reference``      :mod:`streamopt.reference`'s update on dicts of arrays (the notes' form);
 ``torch-forloop``        ``torch.optim`` with ``foreach=False``;
 ``torch-foreach``        ``foreach=True``;
-``torch-fused``          ``fused=True`` (SGD and Adam only: RMSprop has no fused CPU path);
+``torch-fused``          ``fused=True`` (SGD, Adam and AdamW: RMSprop has no fused CPU path);
 ``floor``                bytes the step must move ÷ the triad bandwidth on every core
                          (``bench/floor.py``), where the buffers are at least twice the
                          last-level cache (only there does memory bound the step):
-                         (3, 5, 5, 7) · itemsize bytes per parameter for SGD, Momentum,
-                         RMSprop, Adam (Adam float32: 28 B).
+                         (3, 5, 5, 7, 7) · itemsize bytes per parameter for SGD, Momentum,
+                         RMSprop, Adam, AdamW (Adam float32: 28 B).  The finite check of
+                         ``streamopt`` reads the gradient once more (one more itemsize per
+                         parameter): it is not counted, so the floor is that of the step alone.
 
 The ``*-threshold`` cases (full run only) time checked steps with the serial and the
 parallel kernels around the size where ``PARALLEL_MIN_BYTES`` switches between them.
@@ -49,21 +51,25 @@ LR = 1e-4
 #: The moons network's shapes (layers 2-20-3-1), used as proportions for small sizes.
 MOONS_SHAPES = [(20, 2), (20, 1), (3, 20), (3, 1), (1, 3), (1, 1)]
 #: Parameters per step read or written, in units of itemsize (floor).
-STREAMS = {"sgd": 3, "momentum": 5, "rmsprop": 5, "adam": 7}
+STREAMS = {"sgd": 3, "momentum": 5, "rmsprop": 5, "adam": 7, "adamw": 7}
 #: Arrays each step touches (parameters, gradient, state), for the working-set size.
-ARRAYS = {"sgd": 2, "momentum": 3, "rmsprop": 3, "adam": 4}
+ARRAYS = {"sgd": 2, "momentum": 3, "rmsprop": 3, "adam": 4, "adamw": 4}
+#: AdamW's decoupled weight decay (PyTorch's default for ``AdamW``).
+WEIGHT_DECAY = 0.01
 
 OURS = {
     "sgd": lambda p, check: SGD(p, LR, check_finite=check),
     "momentum": lambda p, check: Momentum(p, LR, beta=0.9, form="sum", check_finite=check),
     "rmsprop": lambda p, check: RMSprop(p, LR, beta=0.99, eps=1e-8, check_finite=check),
     "adam": lambda p, check: Adam(p, LR, check_finite=check),
+    "adamw": lambda p, check: Adam(p, LR, weight_decay=WEIGHT_DECAY, decoupled=True, check_finite=check),
 }
 TORCH = {
     "sgd": ("SGD", {}),
     "momentum": ("SGD", {"momentum": 0.9}),
     "rmsprop": ("RMSprop", {"alpha": 0.99, "eps": 1e-8}),
     "adam": ("Adam", {}),
+    "adamw": ("AdamW", {"weight_decay": WEIGHT_DECAY}),
 }
 
 
@@ -90,13 +96,17 @@ def _timing_kwargs(quick: bool, n: int) -> dict:
 
 def _reference_step(kind: str, params: dict, grads: dict):
     zeros = {k: np.zeros_like(v) for k, v in params.items()}
+    zeros2 = {k: np.zeros_like(v) for k, v in params.items()}  # Adam's second moment: its own arrays
     if kind == "sgd":
         return lambda: ref.gd_update(params, grads, LR)
     if kind == "momentum":
         return lambda: ref.momentum_update(params, grads, zeros, LR, 0.9, form="sum")
     if kind == "rmsprop":
         return lambda: ref.rmsprop_update(params, grads, zeros, LR, 0.99, 1e-8)
-    return lambda: ref.adam_update(params, grads, zeros, dict(zeros), 1, LR)
+    if kind == "adamw":
+        return lambda: ref.adam_update(params, grads, zeros, zeros2, 1, LR,
+                                       weight_decay=WEIGHT_DECAY, decoupled=True)
+    return lambda: ref.adam_update(params, grads, zeros, zeros2, 1, LR)
 
 
 def _floor_applies(kind: str, n: int, dtype: str) -> bool:

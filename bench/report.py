@@ -33,6 +33,8 @@ UNITS = {"ewa": "ns per value", "stream": "ns per value", "optim": "ns per param
          "train": "ns per epoch-example", "floor": "ns per element", "startup": "seconds"}
 
 BASELINE = "streamopt"
+#: streamopt's optimizer step without the finite check (what torch does: it checks nothing).
+NOCHECK = "streamopt-nocheck"
 FLOOR = "floor"
 #: Header of a script's own ``floor`` rows when the triad floor fills the floor column.
 SCRIPT_FLOOR = "floor (script)"
@@ -137,19 +139,30 @@ def _ratio_goal(name: str, rows: dict[Key, dict[str, Result]], select: Callable[
     return Goal(name, "met" if ok else "not met", text, len(values))
 
 
-def _peer_ratio(accept: Callable[[str], bool]) -> Callable[[dict[str, Result]], float | None]:
+def _peer_ratio(accept: Callable[[str], bool], baseline: str = BASELINE
+                ) -> Callable[[dict[str, Result]], float | None]:
+    """The fastest accepted peer's time / ``baseline``'s time (above 1: ``baseline`` is faster)."""
     def ratio(by_lib: dict[str, Result]) -> float | None:
         peer = _fastest(by_lib, accept)
-        return None if peer is None else peer.seconds / by_lib[BASELINE].seconds
+        base = by_lib.get(baseline)
+        if peer is None or base is None or not measured(base):
+            return None
+        return peer.seconds / base.seconds
     return ratio
 
 
-def _floor_ratio(by_lib: dict[str, Result]) -> float | None:
-    """streamopt time / floor, for rows whose data do not fit in the last-level cache."""
-    f = floor_ns(by_lib)
-    if f is None or by_lib[BASELINE].extra.get("in_cache"):
-        return None
-    return by_lib[BASELINE].ns_per_element / f
+def _floor_ratio_of(baseline: str = BASELINE) -> Callable[[dict[str, Result]], float | None]:
+    """``baseline``'s time / floor, for rows whose data do not fit in the last-level cache."""
+    def ratio(by_lib: dict[str, Result]) -> float | None:
+        f = floor_ns(by_lib)
+        base = by_lib.get(baseline)
+        if f is None or base is None or not measured(base) or base.extra.get("in_cache"):
+            return None
+        return base.ns_per_element / f
+    return ratio
+
+
+_floor_ratio = _floor_ratio_of(BASELINE)
 
 
 def evaluate_goals(results: list[Result]) -> list[Goal]:
@@ -183,6 +196,13 @@ def evaluate_goals(results: list[Result]) -> list[Goal]:
         _ratio_goal("every optimizer ≤ 1.2x the bandwidth floor at 1e7 parameters", rows,
                     group_case("optim", min_size=10_000_000), _floor_ratio, at_most=1.2,
                     need="streamopt and a floor at ≥ 1e7 parameters larger than the last-level cache"),
+        # torch checks nothing: the same two goals for streamopt's step without the finite check
+        _ratio_goal("every optimizer faster than torch's fastest CPU path at every size, with check_finite=False",
+                    rows, group_case("optim"), _peer_ratio(is_torch, NOCHECK), at_least=1.0,
+                    need="streamopt-nocheck and a torch path"),
+        _ratio_goal("every optimizer ≤ 1.2x the bandwidth floor at 1e7 parameters, with check_finite=False", rows,
+                    group_case("optim", min_size=10_000_000), _floor_ratio_of(NOCHECK), at_most=1.2,
+                    need="streamopt-nocheck and a floor at ≥ 1e7 parameters larger than the last-level cache"),
         _ratio_goal("experiment ≥ 40x the NumPy form", rows, group_case("train"), _peer_ratio(is_numpy),
                     at_least=40.0, need="streamopt and the NumPy form"),
         _ratio_goal("experiment ≥ 20x PyTorch", rows, group_case("train"), _peer_ratio(is_torch),
