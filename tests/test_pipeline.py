@@ -213,3 +213,13 @@ def test_csv_errors(tmp_path, table):
         csv_batches(path, batch_size=0)
     with pytest.raises(ValueError, match="axis"):
         csv_batches(path, axis=2)
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 3, 255, 256, 257, 300, 450, 624, 625, 1024, 1300, 5000])
+@pytest.mark.parametrize("seed", [0, 11, 10_011, 2**31, 2**32 - 1])
+def test_compiled_permutation_at_mask_edges_and_regenerations(m, seed):
+    # sizes at powers of two (the mask changes) and past 624 outputs (the
+    # generator regenerates mid-shuffle, possibly several times)
+    out = np.empty(m, dtype=np.int64)
+    legacy_permutation(np.zeros(SCRATCH_SIZE, dtype=np.uint64), seed, out)
+    np.testing.assert_array_equal(out, np.random.RandomState(seed).permutation(m))

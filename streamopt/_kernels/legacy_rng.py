@@ -101,20 +101,6 @@ def seed4(states, s0, s1, s2, s3):
 
 
 @jit
-def _draw_slow(state, tempered, pos, mask, mx):
-    """The rejection loop, one output at a time (regenerating when the 624 run out)."""
-    while True:
-        if pos >= _N:
-            _twist(state)
-            _temper_all(state, tempered)
-            pos = 0
-        value = tempered[pos] & mask
-        pos += 1
-        if value <= mx:
-            return value, pos
-
-
-@jit
 def _mask_of(i):
     """The smallest all-ones bit mask ≥ i (as ``random_interval`` builds it)."""
     mask = np.uint64(i)
@@ -134,9 +120,11 @@ def shuffle_seeded(state, tempered, out):
     to the bits of i, until it is ≤ i).
 
     ``tempered`` (624 uint64) is scratch: the 624 outputs are generated and
-    tempered in one pass, then read in order.  The usual draw, where one of
-    the next two outputs is accepted, is decided without a branch the
-    processor could mispredict; the rest goes to :func:`_draw_slow`.
+    tempered in one pass, then read in order.  The draws are consumed without
+    a branch the processor could mispredict: every output is read once, and a
+    rejected one (masked value > i) swaps out[i] with itself and leaves i
+    where it is.  The mask changes only when i falls below a power of two, so
+    it is computed once per power of two, not once per draw.
     """
     m = out.size
     for i in range(m):
@@ -144,21 +132,24 @@ def shuffle_seeded(state, tempered, out):
     _twist(state)
     _temper_all(state, tempered)
     pos = 0
-    for i in range(m - 1, 0, -1):
+    i = m - 1
+    while i > 0:
         mask = _mask_of(i)
-        mx = np.uint64(i)
-        a = tempered[min(pos, _N - 2)] & mask
-        b = tempered[min(pos + 1, _N - 1)] & mask
-        ok_a = a <= mx
-        if (ok_a | (b <= mx)) & (pos + 2 <= _N):
-            value = a if ok_a else b
-            pos += 1 + np.int64(not ok_a)
-        else:
-            value, pos = _draw_slow(state, tempered, pos, mask, mx)
-        j = np.int64(value)
-        tmp = out[i]
-        out[i] = out[j]
-        out[j] = tmp
+        lo = np.int64(mask >> np.uint64(1))  # i keeps this mask while i > lo
+        while i > lo:
+            if pos >= _N:
+                _twist(state)
+                _temper_all(state, tempered)
+                pos = 0
+            while i > lo and pos < _N:
+                v = np.int64(tempered[pos] & mask)
+                pos += 1
+                accept = v <= i
+                j = v if accept else i
+                tmp = out[i]
+                out[i] = out[j]
+                out[j] = tmp
+                i -= np.int64(accept)
 
 
 @jit
