@@ -358,10 +358,11 @@ def _fast_kernels() -> None:
     """Compile (or load) the one-series kernels and fetch their entry points."""
     global _scalar_entry, _series_entry
     if _scalar_entry is None:
-        probe = np.zeros(_k.SCALAR_LAYOUT["size"])
+        probe = np.zeros(_k.SCALAR_SIZE)
         probe[_k.SCALAR_LAYOUT["alpha"]] = 1.0
-        _series_entry = _entry_point(_k.ewa_series, np.zeros(1), np.zeros(1), probe)
-        _scalar_entry = _entry_point(_k.ewa_scalar, 1.0, probe)
+        address = probe.ctypes.data
+        _series_entry = _entry_point(_k.ewa_series_at, np.zeros(1), np.zeros(1), address)
+        _scalar_entry = _entry_point(_k.ewa_scalar_at, 1.0, address)
 
 
 def _hex_list(values: np.ndarray) -> list[str]:
@@ -404,7 +405,7 @@ class EWA:
     """
 
     __slots__ = ("_alpha", "_beta", "_bias", "_skipna", "_kernel", "_mode", "_k", "_dtype",
-                 "_v", "_t", "_buf", "_columns")
+                 "_v", "_t", "_buf", "_addr", "_columns")
 
     def __init__(self, beta: Any = None, *, span: Any = None, com: Any = None, halflife: Any = None,
                  alpha: Any = None, bias_correction: bool = False, skipna: bool = True) -> None:
@@ -419,6 +420,7 @@ class EWA:
         self._k: int | None = None
         self._dtype: np.dtype | None = None
         self._v = self._t = self._buf = None
+        self._addr = 0  # the address of _buf when the fast one-series paths apply
         self._columns = None
 
     # ------------------------------------------------------------ parameters
@@ -450,7 +452,7 @@ class EWA:
         self._mode, self._k, self._dtype = mode, k, np.dtype(dtype)
         if mode == "series" and self._dtype == np.float64:
             lay = _k.SCALAR_LAYOUT
-            buf = np.zeros(lay["size"])
+            buf = np.zeros(_k.SCALAR_SIZE)
             table = buf[lay["table"]:lay["table"] + _TABLE_SIZE]
             _k.fill_table(self._alpha, table)
             buf[lay["alpha"]], buf[lay["beta"]] = self._alpha, self._beta
@@ -458,6 +460,7 @@ class EWA:
             buf[lay["q"]] = -1.0
             self._buf, self._v, self._t = buf, buf[lay["v"]:lay["v"] + 1], buf[lay["t"]:lay["t"] + 1]
             _fast_kernels()
+            self._addr = buf.ctypes.data
         else:
             table = None
             self._buf, self._v, self._t = None, np.zeros(k, self._dtype), np.zeros(k)
@@ -502,15 +505,15 @@ class EWA:
             The outputs for this chunk, as :func:`ewa` would give at these
             positions of the whole stream.
         """
-        buf = self._buf
-        if buf is not None:  # one float64 series: fast paths for a float and a plain 1-D array
+        address = self._addr
+        if address:  # one float64 series: fast paths for a float and a contiguous 1-D array
             cls = chunk.__class__
             if cls is float or cls is np.float64:
-                return _scalar_entry(chunk, buf)
-            if cls is np.ndarray and chunk.dtype is _F64 and chunk.ndim == 1 and chunk.flags.c_contiguous \
-                    and chunk.flags.writeable:
-                out = np.empty_like(chunk)
-                _series_entry(chunk, out, buf)
+                return _scalar_entry(chunk, address)
+            # the kernel only reads the chunk, so a read-only one is fine
+            if cls is np.ndarray and chunk.dtype is _F64 and chunk.ndim == 1 and chunk.flags.c_contiguous:
+                out = np.empty(len(chunk))
+                _series_entry(chunk, out, address)
                 return out
         return self._update(chunk)
 
@@ -539,8 +542,8 @@ class EWA:
         if values.dtype != self._dtype:
             values = values.astype(self._dtype)
         if values.ndim == 0:
-            if self._buf is not None:
-                return _scalar_entry(float(values), self._buf)
+            if self._addr:
+                return _scalar_entry(float(values), self._addr)
             out = np.empty((1, 1), self._dtype)
             self._kernel("lanes", np.ascontiguousarray(values.reshape(1, 1)), out, self._v, self._t)
             return float(out[0, 0])

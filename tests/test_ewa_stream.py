@@ -211,3 +211,22 @@ def test_chunks_that_do_not_fit_the_stream():
         one.update("abc")
     with pytest.raises(TypeError, match="chunk"):
         one.update(np.array(["a"]))
+
+
+def test_fast_paths_read_only_chunks_numpy_scalars_and_reloaded_state_match_batch():
+    """The one-series fast paths (floats, NumPy float64 scalars, read-only and plain 1-D chunks)
+    keep their state buffer across load_state_dict and agree bit for bit with ewa()."""
+    x = random_data(11, 300, 0.15)
+    whole = streamopt.ewa(x, 0.97, bias_correction=True)
+    s = EWA(0.97, bias_correction=True)
+    parts = [np.array([s.update(float(x[0])), s.update(x[1])])]
+    frozen = x[2:150].copy()
+    frozen.flags.writeable = False
+    parts.append(s.update(frozen))
+    restored = EWA(0.97, bias_correction=True)
+    restored.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    parts.append(np.array([restored.update(float(v)) for v in x[150:160]]))
+    parts.append(restored.update(x[160:]))
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert s.count == int(np.count_nonzero(~np.isnan(x[:150])))
+    assert restored.count == int(np.count_nonzero(~np.isnan(x)))

@@ -34,10 +34,18 @@ inner loop walks a row, across series, contiguously.
 
 from __future__ import annotations
 
+import functools
+
+import numba
 import numpy as np
+from numba import types
 from numba.extending import intrinsic
 
 from ._common import jit, one_minus_beta_pow
+
+#: As :data:`jit` but holding the GIL: for the per-call streaming entry points,
+#: where releasing and re-acquiring the GIL would cost more than the work.
+jit_gil = functools.partial(numba.njit, cache=True, error_model="numpy")
 
 #: Observations per block of the bias-correction split t = 64·q + r.
 BLOCK = 64
@@ -302,9 +310,40 @@ def ewa_series(x, out, state):
               state[67], state[66], state[68] != 0.0, state[69] != 0.0)
 
 
+@intrinsic
+def _f64_pointer(typingctx, address):
+    """The integer ``address`` as a float64 pointer (for :func:`numba.carray`)."""
+    if not isinstance(address, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.float64)))
+
+    return types.CPointer(types.float64)(address), codegen
+
+
+@jit_gil
+def ewa_scalar_at(x, address):
+    """:func:`ewa_scalar` on the state buffer at memory ``address`` (an int).
+
+    For the streaming fast path: a float and an int cross into compiled code
+    far faster than an ndarray.  The caller keeps the buffer alive and passes
+    the address of a C-contiguous float64 buffer of ``SCALAR_LAYOUT["size"]``.
+    """
+    return ewa_scalar(x, numba.carray(_f64_pointer(address), (SCALAR_SIZE,)))
+
+
+@jit_gil
+def ewa_series_at(x, out, address):
+    """:func:`ewa_series` on the state buffer at memory ``address`` (see :func:`ewa_scalar_at`)."""
+    ewa_series(x, out, numba.carray(_f64_pointer(address), (SCALAR_SIZE,)))
+
+
 #: Offsets in the :func:`ewa_scalar` buffer.
 SCALAR_LAYOUT = {"v": 0, "t": 1, "table": 2, "alpha": 66, "beta": 67, "bias": 68,
                  "skipna": 69, "a_q": 70, "b_q": 71, "q": 72, "size": 73}
+#: The length of the :func:`ewa_scalar` buffer.
+SCALAR_SIZE = 73
 
 
 # ----------------------------------------------------------------- variance
@@ -397,4 +436,4 @@ def ewvar_rows(x, out, state, beta, bias, skipna):
 
 
 __all__ = ["BLOCK", "SCALAR_LAYOUT", "fill_table", "block_terms", "correction", "corrected", "ewa_lanes", "ewa_rows",
-           "ewa_scalar", "ewa_series", "ewvar_lanes", "ewvar_rows"]
+           "ewa_scalar", "ewa_series", "ewa_scalar_at", "ewa_series_at", "SCALAR_SIZE", "ewvar_lanes", "ewvar_rows"]
