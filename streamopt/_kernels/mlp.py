@@ -19,6 +19,11 @@ db_l = Σ_j dZ_l[:, j], dZ_{l−1} = (W_lᵀ·dZ_l) ⊙ [A_{l−1} > 0].
 The cost sums the examples' losses in NumPy's pairwise order (8 accumulators,
 blocks of 128), the same bits as ``np.sum``; the gradient's sums over the
 examples are vectorised dot products (:func:`vec_dot`).
+
+Numba's on-disk cache keys each kernel on its own file only: :func:`train_epochs`
+compiles the shuffle of :mod:`.legacy_rng` and the steps of :mod:`.optim` into
+its own machine code, so after editing those files, touch this one (or clear
+``__pycache__``) or the cached loop keeps the old code.
 """
 
 from __future__ import annotations
