@@ -172,15 +172,41 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
         a1, b1 = block_terms(alpha64, q1)
         a2, b2 = block_terms(alpha64, q2)
         a3, b3 = block_terms(alpha64, q3)
+        # same: the four counts are equal, and only (q0, r0, a0, b0) is kept up to date
+        same = c0 == c1 and c0 == c2 and c0 == c3
         for i in range(n):
-            v0, q0, r0, a0, b0 = _advance(x[j, i], v0, q0, r0, a0, b0, alpha, beta, alpha64, skipna)
-            v1, q1, r1, a1, b1 = _advance(x[j + 1, i], v1, q1, r1, a1, b1, alpha, beta, alpha64, skipna)
-            v2, q2, r2, a2, b2 = _advance(x[j + 2, i], v2, q2, r2, a2, b2, alpha, beta, alpha64, skipna)
-            v3, q3, r3, a3, b3 = _advance(x[j + 3, i], v3, q3, r3, a3, b3, alpha, beta, alpha64, skipna)
+            x0, x1, x2, x3 = x[j, i], x[j + 1, i], x[j + 2, i], x[j + 3, i]
+            total = x0 + x1 + x2 + x3  # NaN if any is NaN (or for inf − inf: then the general path)
+            if same and (not skipna or total == total):
+                # all four observe this value: lane 0's counter and bias correction serve all four
+                # (the same helpers, hence the same operations per series as below)
+                v0, q0, r0, a0, b0 = _advance(x0, v0, q0, r0, a0, b0, alpha, beta, alpha64, skipna)
+                v1 = step(v1, x1, alpha, beta)
+                v2 = step(v2, x2, alpha, beta)
+                v3 = step(v3, x3, alpha, beta)
+                t_r = table[r0]
+                out[j, i] = _output(v0, q0, r0, a0, b0, t_r, bias)
+                out[j + 1, i] = _output(v1, q0, r0, a0, b0, t_r, bias)
+                out[j + 2, i] = _output(v2, q0, r0, a0, b0, t_r, bias)
+                out[j + 3, i] = _output(v3, q0, r0, a0, b0, t_r, bias)
+                continue
+            if same:
+                q1 = q2 = q3 = q0
+                r1 = r2 = r3 = r0
+                a1 = a2 = a3 = a0
+                b1 = b2 = b3 = b0
+            v0, q0, r0, a0, b0 = _advance(x0, v0, q0, r0, a0, b0, alpha, beta, alpha64, skipna)
+            v1, q1, r1, a1, b1 = _advance(x1, v1, q1, r1, a1, b1, alpha, beta, alpha64, skipna)
+            v2, q2, r2, a2, b2 = _advance(x2, v2, q2, r2, a2, b2, alpha, beta, alpha64, skipna)
+            v3, q3, r3, a3, b3 = _advance(x3, v3, q3, r3, a3, b3, alpha, beta, alpha64, skipna)
             out[j, i] = _output(v0, q0, r0, a0, b0, table[r0], bias)
             out[j + 1, i] = _output(v1, q1, r1, a1, b1, table[r1], bias)
             out[j + 2, i] = _output(v2, q2, r2, a2, b2, table[r2], bias)
             out[j + 3, i] = _output(v3, q3, r3, a3, b3, table[r3], bias)
+            same = q0 == q1 and q0 == q2 and q0 == q3 and r0 == r1 and r0 == r2 and r0 == r3
+        if same:
+            q1 = q2 = q3 = q0
+            r1 = r2 = r3 = r0
         v[j], v[j + 1], v[j + 2], v[j + 3] = v0, v1, v2, v3
         t[j] = float(q0 * BLOCK + r0)
         t[j + 1] = float(q1 * BLOCK + r1)
