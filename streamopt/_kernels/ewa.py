@@ -230,17 +230,27 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
 def _emit_row(out, i, v, t, table, alpha64, bias):
     """out[i, :] from the state of every series (any counts), as :func:`_output`."""
     k = v.shape[0]
-    cached_q = -1
-    a_q = 0.0
-    b_q = 1.0
-    for j in range(k):
+    cached_q = np.full(k, -1)
+    a_q = np.empty(k)
+    b_q = np.empty(k)
+    _emit_row_cached(out, i, v, t, table, alpha64, bias, cached_q, a_q, b_q)
+
+
+@jit
+def _emit_row_cached(out, i, v, t, table, alpha64, bias, cached_q, a_q, b_q):
+    """:func:`_emit_row` keeping each series' (A_q, B_q) in ``a_q``, ``b_q`` (valid for q = ``cached_q``).
+
+    Series whose counts have drifted apart (skipped NaNs) straddle different
+    blocks q; the terms are recomputed only when a series enters a new block.
+    """
+    for j in range(v.shape[0]):
         count = int(t[j])
         q = count >> _SHIFT
         r = count & _MASK
-        if bias and q != cached_q:
-            a_q, b_q = block_terms(alpha64, q)
-            cached_q = q
-        out[i, j] = _output(v[j], q, r, a_q, b_q, table[r], bias)
+        if bias and q != cached_q[j]:
+            a_q[j], b_q[j] = block_terms(alpha64, q)
+            cached_q[j] = q
+        out[i, j] = _output(v[j], q, r, a_q[j], b_q[j], table[r], bias)
 
 
 @jit
@@ -263,6 +273,10 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
     cached_q = -1
     a_q = 0.0
     b_q = 1.0
+    # per-series block terms for rows emitted series by series (allocated at the first such row)
+    series_q = np.empty(0, np.int64)
+    series_a = np.empty(0)
+    series_b = np.empty(0)
     for i in range(n):
         # the correction this row needs if every series observes a value
         scale = 1.0
@@ -295,7 +309,11 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
             for j in range(k):
                 if t[j] != t0:
                     uniform = False
-            _emit_row(out, i, v, t, table, alpha64, bias)
+            if series_q.shape[0] == 0:
+                series_q = np.full(k, -1, np.int64)
+                series_a = np.empty(k)
+                series_b = np.empty(k)
+            _emit_row_cached(out, i, v, t, table, alpha64, bias, series_q, series_a, series_b)
 
 
 @jit
