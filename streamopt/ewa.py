@@ -349,7 +349,8 @@ def _entry_point(dispatcher, *example):
     """
     dispatcher(*example)
     try:
-        return dispatcher.overloads[dispatcher.signatures[0]].entry_point
+        signature = tuple(dispatcher.typeof_pyval(a) for a in example)
+        return dispatcher.overloads[signature].entry_point
     except (AttributeError, IndexError, KeyError):  # pragma: no cover - other Numba versions
         return dispatcher
 
@@ -361,7 +362,8 @@ def _fast_kernels() -> None:
         probe = np.zeros(_k.SCALAR_SIZE)
         probe[_k.SCALAR_LAYOUT["alpha"]] = 1.0
         address = probe.ctypes.data
-        _series_entry = _entry_point(_k.ewa_series_at, np.zeros(1), np.zeros(1), address)
+        strided = np.zeros(4)[::2]  # compiled for any layout (not C: two elements, stride 2)
+        _series_entry = _entry_point(_k.ewa_series_at, strided, strided, address)
         _scalar_entry = _entry_point(_k.ewa_scalar_at, 1.0, address)
 
 
@@ -510,8 +512,8 @@ class EWA:
             cls = chunk.__class__
             if cls is float or cls is np.float64:
                 return _scalar_entry(chunk, address)
-            # the kernel only reads the chunk, so a read-only one is fine
-            if cls is np.ndarray and chunk.dtype is _F64 and chunk.ndim == 1 and chunk.flags.c_contiguous:
+            # any strides (the kernel is compiled for any layout); read-only is fine (it only reads)
+            if cls is np.ndarray and chunk.dtype is _F64 and chunk.ndim == 1 and chunk.flags.aligned:
                 out = np.empty(len(chunk))
                 _series_entry(chunk, out, address)
                 return out

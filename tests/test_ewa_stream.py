@@ -230,3 +230,28 @@ def test_fast_paths_read_only_chunks_numpy_scalars_and_reloaded_state_match_batc
     np.testing.assert_array_equal(np.concatenate(parts), whole)
     assert s.count == int(np.count_nonzero(~np.isnan(x[:150])))
     assert restored.count == int(np.count_nonzero(~np.isnan(x)))
+
+
+@pytest.mark.parametrize("view", ["reversed", "step3", "misaligned", "empty-first"])
+def test_strided_and_unusual_1d_chunks_after_earlier_updates_match_batch(view):
+    """The 1-D fast path accepts any strides: chunks that are views (negative or >1 strides,
+    misaligned data) fed after earlier updates must still reproduce ewa() bit for bit."""
+    x = random_data(21, 500, 0.1)
+    whole = streamopt.ewa(x, 0.9, bias_correction=True)
+    s = EWA(0.9, bias_correction=True)
+    parts = [s.update(x[:0]), s.update(x[:130]), np.array([s.update(float(x[130]))])]
+    rest = x[131:]
+    if view == "reversed":
+        chunk = rest[::-1].copy()[::-1]
+    elif view == "step3":
+        chunk = np.repeat(rest, 3)[::3]
+    elif view == "misaligned":
+        raw = np.zeros(rest.size * 8 + 1, np.uint8)
+        chunk = np.frombuffer(raw.data, dtype=np.float64, count=rest.size, offset=1)
+        raw[1:] = rest.view(np.uint8)
+    else:
+        chunk = rest.copy()
+        parts.append(s.update(chunk[:0]))
+    assert np.array_equal(chunk, rest, equal_nan=True)
+    parts.append(s.update(chunk))
+    np.testing.assert_array_equal(np.concatenate(parts), whole)

@@ -214,16 +214,21 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
         t[j + 3] = float(q3 * BLOCK + r3)
         j += 4
     while j < k:
-        vj = v[j]
         count = int(t[j])
         q, r = count >> _SHIFT, count & _MASK
         a_q, b_q = block_terms(alpha64, q)
-        for i in range(n):
-            vj, q, r, a_q, b_q = _advance(x[j, i], vj, q, r, a_q, b_q, alpha, beta, alpha64, skipna)
-            out[j, i] = _output(vj, q, r, a_q, b_q, table[r], bias)
-        v[j] = vj
+        v[j], q, r, a_q, b_q = _lane(x[j], out[j], v[j], q, r, a_q, b_q, table, alpha, beta, alpha64, bias, skipna)
         t[j] = float(q * BLOCK + r)
         j += 1
+
+
+@jit
+def _lane(x, out, v, q, r, a_q, b_q, table, alpha, beta, alpha64, bias, skipna):
+    """One series: the 1-D ``x`` into ``out`` from the state (V, t = 64q + r, A_q, B_q); returns the new state."""
+    for i in range(x.shape[0]):
+        v, q, r, a_q, b_q = _advance(x[i], v, q, r, a_q, b_q, alpha, beta, alpha64, skipna)
+        out[i] = _output(v, q, r, a_q, b_q, table[r], bias)
+    return v, q, r, a_q, b_q
 
 
 @jit
@@ -317,6 +322,27 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
 
 
 @jit
+def _load_state(state):
+    """(V, q, r, A_q, B_q) from the :func:`ewa_scalar` buffer, refreshing A_q, B_q if q changed."""
+    count = int(state[1])
+    q = count >> _SHIFT
+    if float(q) != state[72]:
+        state[70], state[71] = block_terms(state[66], q)
+        state[72] = float(q)
+    return state[0], q, count & _MASK, state[70], state[71]
+
+
+@jit
+def _store_state(state, v, q, r, a_q, b_q):
+    """Write (V, t = 64q + r, A_q, B_q, q) back into the :func:`ewa_scalar` buffer."""
+    state[0] = v
+    state[1] = float(q * BLOCK + r)
+    state[70] = a_q
+    state[71] = b_q
+    state[72] = float(q)
+
+
+@jit
 def ewa_scalar(x, state):
     """One observation of one float64 series; returns the output value.
 
@@ -327,18 +353,9 @@ def ewa_scalar(x, state):
     feeding values one at a time is bit-identical to any other chunking.
     """
     alpha = state[66]
-    count = int(state[1])
-    q = count >> _SHIFT
-    r = count & _MASK
-    if float(q) != state[72]:
-        state[70], state[71] = block_terms(alpha, q)
-    v, q, r, a_q, b_q = _advance(x, state[0], q, r, state[70], state[71], alpha, state[67], alpha,
-                                 state[69] != 0.0)
-    state[0] = v
-    state[1] = float(q * BLOCK + r)
-    state[70] = a_q
-    state[71] = b_q
-    state[72] = float(q)
+    v, q, r, a_q, b_q = _load_state(state)
+    v, q, r, a_q, b_q = _advance(x, v, q, r, a_q, b_q, alpha, state[67], alpha, state[69] != 0.0)
+    _store_state(state, v, q, r, a_q, b_q)
     return _output(v, q, r, a_q, b_q, state[2 + r], state[68] != 0.0)
 
 
@@ -346,12 +363,15 @@ def ewa_scalar(x, state):
 def ewa_series(x, out, state):
     """Consecutive observations of one float64 series, state in the :func:`ewa_scalar` buffer.
 
-    Runs :func:`ewa_lanes` on the one series (no copy: a 1-D array is viewed as
-    (1, n)), so it is bit-identical to every other path.
+    The loop of one series of :func:`ewa_lanes` (:func:`_lane`), with A_q, B_q
+    kept in the buffer between calls; ``x`` and ``out`` may be strided.
+    Bit-identical to every other path.
     """
-    n = x.shape[0]
-    ewa_lanes(x.reshape((1, n)), out.reshape((1, n)), state[0:1], state[1:2], state[2:66], state[66],
-              state[67], state[66], state[68] != 0.0, state[69] != 0.0)
+    alpha = state[66]
+    v, q, r, a_q, b_q = _load_state(state)
+    v, q, r, a_q, b_q = _lane(x, out, v, q, r, a_q, b_q, state[2:66], alpha, state[67], alpha,
+                              state[68] != 0.0, state[69] != 0.0)
+    _store_state(state, v, q, r, a_q, b_q)
 
 
 @intrinsic
