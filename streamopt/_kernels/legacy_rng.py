@@ -14,9 +14,24 @@ followed by the read position (:func:`mt_seed`, :func:`seed4`).
 
 from __future__ import annotations
 
+import functools
+
+import numba
 import numpy as np
+from numba.core.options import DefaultOptions
 
 from ._common import jit
+
+#: As :data:`._common.jit`, without Numba's reference counting (NRT) where
+#: this Numba has the switch.  Kernels that allocate nothing and return no
+#: array only take views of arrays their caller holds, so the counts protect
+#: nothing; but each count that Numba's pruning leaves (it cannot remove them
+#: across branches, e.g. around a slice or an array variable reassigned in a
+#: loop) is an atomic read-modify-write: the training loop spent about one
+#: microsecond of its seven per epoch on them.  A kernel compiled this way
+#: fails to compile if it ever allocates, so the switch cannot hide a leak.
+jit_uncounted = (functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True, _nrt=False)
+                 if hasattr(DefaultOptions, "_nrt") else jit)
 
 #: Words of MT19937 state, plus one slot for the read position.
 STATE_SIZE = 625
@@ -112,7 +127,7 @@ def _mask_of(i):
     return mask
 
 
-@jit
+@jit_uncounted
 def shuffle_seeded(state, tempered, out):
     """Fill ``out`` with the permutation that the freshly seeded generator
     ``state`` draws: NumPy's legacy ``permutation``, Fisher–Yates from the
@@ -152,7 +167,7 @@ def shuffle_seeded(state, tempered, out):
                 i -= np.int64(accept)
 
 
-@jit
+@jit_uncounted
 def legacy_permutation(state, seed, out):
     """Fill ``out`` (int64, length m < 2³²) with ``RandomState(seed).permutation(m)``.
 

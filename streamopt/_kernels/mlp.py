@@ -20,6 +20,9 @@ The cost sums the examples' losses in NumPy's pairwise order (8 accumulators,
 blocks of 128), the same bits as ``np.sum``; the gradient's sums over the
 examples are vectorised dot products (:func:`vec_dot`).
 
+The kernels here allocate nothing, so they are compiled without reference
+counting (:data:`.legacy_rng.jit_uncounted`).
+
 Numba's on-disk cache keys each kernel on its own file only: :func:`train_epochs`
 compiles the shuffle of :mod:`.legacy_rng` and the steps of :mod:`.optim` into
 its own machine code, so after editing those files, touch this one (or clear
@@ -31,7 +34,7 @@ from __future__ import annotations
 import math
 
 from ._common import jit, one_minus_beta_pow
-from .legacy_rng import seed4, shuffle_seeded
+from .legacy_rng import jit_uncounted, seed4, shuffle_seeded
 from .optim import adam_step, momentum_step, rmsprop_step, sgd_step
 
 #: Optimizer codes understood by :func:`train_epochs`.
@@ -48,7 +51,7 @@ FLAGS_SIZE = 5
 _BLOCK = 128
 
 
-@jit
+@jit_uncounted
 def _sum_block(a, n):
     """NumPy's pairwise summation of a[0 : n] for n ≤ 128: eight interleaved
     accumulators, combined as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)),
@@ -87,7 +90,7 @@ def _sum_block(a, n):
 # recursion is unrolled into four levels, exact up to 1,900 terms (n/16 + 7 ≤ 128); past
 # that the last level adds blocks of 128 in order (a different, equally
 # accurate order).
-@jit
+@jit_uncounted
 def _sum0(a, n):
     res = -0.0
     for start in range(0, n, _BLOCK):
@@ -95,7 +98,7 @@ def _sum0(a, n):
     return res
 
 
-@jit
+@jit_uncounted
 def _sum1(a, n):
     if n <= _BLOCK:
         return _sum_block(a, n)
@@ -104,7 +107,7 @@ def _sum1(a, n):
     return _sum0(a, n2) + _sum0(a[n2:], n - n2)
 
 
-@jit
+@jit_uncounted
 def _sum2(a, n):
     if n <= _BLOCK:
         return _sum_block(a, n)
@@ -113,7 +116,7 @@ def _sum2(a, n):
     return _sum1(a, n2) + _sum1(a[n2:], n - n2)
 
 
-@jit
+@jit_uncounted
 def _sum3(a, n):
     if n <= _BLOCK:
         return _sum_block(a, n)
@@ -122,7 +125,7 @@ def _sum3(a, n):
     return _sum2(a, n2) + _sum2(a[n2:], n - n2)
 
 
-@jit
+@jit_uncounted
 def _sum4(a, n):
     if n <= _BLOCK:
         return _sum_block(a, n)
@@ -131,7 +134,7 @@ def _sum4(a, n):
     return _sum3(a, n2) + _sum3(a[n2:], n - n2)
 
 
-@jit
+@jit_uncounted
 def pairwise_sum(a):
     """Σ a[i] over the 1-D array ``a`` in NumPy's pairwise order (the bits of ``np.sum`` up to 1,900 terms)."""
     n = a.size
@@ -161,7 +164,7 @@ def vec_sum(a):
     return s
 
 
-@jit
+@jit_uncounted
 def forward(x, nb, flat, dims, w_off, b_off, a_base, act):
     """Forward pass of ``nb`` examples; ``x`` holds the (n_0 × nb) inputs.
 
@@ -197,7 +200,7 @@ def forward(x, nb, flat, dims, w_off, b_off, a_base, act):
                     row[j] = z if z > 0.0 else 0.0
 
 
-@jit
+@jit_uncounted
 def cost_sum(y, nb, dims, a_base, act, tmp):
     """Σ over the batch's examples (and outputs) of −[y·log a + (1 − y)·log(1 − a)].
 
@@ -219,7 +222,7 @@ def cost_sum(y, nb, dims, a_base, act, tmp):
     return pairwise_sum(tmp[:n])
 
 
-@jit
+@jit_uncounted
 def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
     """Gradient of the mean cost over the batch into ``g`` (after :func:`forward`).
 
@@ -272,7 +275,7 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
     return ok
 
 
-@jit
+@jit_uncounted
 def _gather(X, Y, perm, start, nb, xb, yb):
     """Copy the examples perm[start : start + nb] (columns of X and Y) into the
     row-major batch blocks ``xb`` (n_0 × nb) and ``yb`` (n_L × nb)."""
@@ -284,7 +287,7 @@ def _gather(X, Y, perm, start, nb, xb, yb):
             yb[k * nb + j] = Y[k, perm[start + j]]
 
 
-@jit
+@jit_uncounted
 def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
     """Step number t + 1 of the optimizer ``kind`` on ``flat``; returns t + 1.
 
@@ -305,7 +308,7 @@ def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
     return t
 
 
-@jit
+@jit_uncounted
 def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
                  flat, dims, w_off, b_off, a_base,
                  kind, buf0, buf1, buf2, hyper, flags, t,
