@@ -88,3 +88,32 @@ def test_f_order_chunks_starting_with_unequal_counts():
     s = EWA(0.9, bias_correction=True)
     parts = [s.update(np.asfortranarray(x[a:b])) for a, b in [(0, 10), (10, 149), (149, 152), (152, 400)]]
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("counts", [[0, 3, 3, 64, 130], [0, 70_000, 5, 200_000, 64], [2**40, 1, 2**40 + 7, 0, 9]])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_panel_from_restored_unequal_counts_equals_single_series_streams(counts, bias, order):
+    """A k-series stream restored with very different counts (far apart: beyond the row kernel's
+    table of corrections) continues exactly like k one-series streams restored the same way,
+    fed one value at a time."""
+    rng = np.random.default_rng(len(counts) + counts[1])
+    k = len(counts)
+    values = rng.normal(size=k)
+    values[0] = 0.0 if counts[0] == 0 else values[0]
+    x = rng.normal(size=(300, k))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    panel = EWA(0.93, bias_correction=bias)
+    panel.update(np.zeros((0, k)))
+    state = panel.state_dict()
+    state["value"] = [float(v).hex() for v in values]
+    state["count"] = counts
+    panel.load_state_dict(state)
+    got = panel.update(np.asarray(x, order=order))
+    for j in range(k):
+        one = EWA(0.93, bias_correction=bias)
+        one.load_state_dict({**state, "mode": "series", "k": 1, "value": [float(values[j]).hex()],
+                             "count": [counts[j]]})
+        want = np.array([one.update(float(v)) for v in x[:, j]])
+        np.testing.assert_array_equal(got[:, j], want)
+        assert panel.count[j] == one.count

@@ -258,6 +258,66 @@ def _emit_row_cached(out, i, v, t, table, alpha64, bias, cached_q, a_q, b_q):
         out[i, j] = _output(v[j], q, r, a_q[j], b_q[j], table[r], bias)
 
 
+#: Largest spread of counts across series for which :func:`ewa_rows` tables the corrections.
+_MAX_SPREAD = 1 << 16
+
+
+@jit
+def _fill_corrections(corr, lo, table, alpha64):
+    """corr[c − lo] = 1 − β^c (:func:`correction` of c = 64q + r) for the counts lo … lo + len − 1."""
+    cached_q = -1
+    a_q = 0.0
+    b_q = 1.0
+    for c in range(lo, lo + corr.shape[0]):
+        q = c >> _SHIFT
+        if q != cached_q:
+            a_q, b_q = block_terms(alpha64, q)
+            cached_q = q
+        corr[c - lo] = correction(a_q, b_q, table[c & _MASK])
+
+
+@jit
+def _emit_row_counts(out, i, v, t, corr, lo, bias):
+    """out[i, :] from each series' own count, as :func:`_output`: V / (1 − β^t) with the tabled
+    ``corr`` (NaN before any observation).
+
+    Where :func:`corrected` skips the division (B_q = 0) the tabled correction
+    is exactly 1 (A_q = 1 − B_q = 1), and V / 1 is V bit for bit.
+    """
+    for j in range(v.shape[0]):
+        tj = t[j]
+        vj = v[j] / corr[int(tj) - lo] if bias else v[j]
+        out[i, j] = vj if tj != 0.0 else np.nan
+
+
+@jit
+def _rows_counted(x, out, v, t, corr, lo, i0, alpha, beta, skipna):
+    """Rows i0 … n−1 of :func:`ewa_rows` once the series' counts differ.
+
+    Each output is V / corr[count − lo] (the tabled 1 − β^count, or 1 without
+    bias correction), NaN before any observation; the counts are kept as
+    integers for the table index and written back to ``t`` at the end.
+    """
+    n, k = x.shape
+    counts = np.empty(k, np.int64)
+    for j in range(k):
+        counts[j] = int(t[j]) - lo
+    for i in range(i0, n):
+        for j in range(k):
+            xj = x[i, j]
+            vj = v[j]
+            seen = xj == xj or not skipna
+            new = step(vj, xj, alpha, beta)
+            vj = new if seen else vj
+            v[j] = vj
+            cj = counts[j] + (1 if seen else 0)
+            counts[j] = cj
+            vj = vj / corr[cj]
+            out[i, j] = vj if cj + lo != 0 else np.nan
+    for j in range(k):
+        t[j] = float(counts[j] + lo)
+
+
 @jit
 def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
     """EWA mean of k parallel series: x, out of shape (n, k), C-contiguous.
@@ -265,28 +325,45 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
     Same parameters and state as :func:`ewa_lanes`.  The inner loop walks a row
     across the k series (contiguous, vectorised).  While every series has seen
     the same number of observations (no NaN skipped so far) the bias correction
-    is computed once per row; a row with a skipped NaN is re-emitted per series.
+    is computed once per row.  Once the counts differ (a skipped NaN), each
+    series' correction is read from a table of 1 − β^c for every count c this
+    call can reach (:func:`_fill_corrections`), in the same single pass.
     """
     n, k = x.shape
     if n == 0 or k == 0:
         return
     t0 = t[0]
     uniform = True
+    lo = int(t0)
+    hi = int(t0)
     for j in range(k):
         if t[j] != t0:
             uniform = False
-    cached_q = -1
-    a_q = 0.0
-    b_q = 1.0
-    # per-series block terms for rows emitted series by series (allocated at the first such row)
+        lo = min(lo, int(t[j]))
+        hi = max(hi, int(t[j]))
+    # the table of corrections covers every count reachable in this call, unless the counts are
+    # far apart (a restored state): then rows are re-emitted series by series instead
+    tabled = hi - lo <= _MAX_SPREAD
+    corr = np.empty(0)
+    if bias and tabled and not uniform:
+        corr = np.empty(hi + n - lo + 1)
+        _fill_corrections(corr, lo, table, alpha64)
     series_q = np.empty(0, np.int64)
     series_a = np.empty(0)
     series_b = np.empty(0)
+    cached_q = -1
+    a_q = 0.0
+    b_q = 1.0
     for i in range(n):
+        if not uniform and tabled:
+            if not bias:
+                corr = np.ones(hi + n - lo + 1)  # V / 1 is V bit for bit: one loop serves both
+            _rows_counted(x, out, v, t, corr, lo, i, alpha, beta, skipna)
+            return
         # the correction this row needs if every series observes a value
         scale = 1.0
         divide = False
-        if uniform and bias:
+        if bias and uniform:
             count = int(t0) + 1
             q = count >> _SHIFT
             if q != cached_q:
@@ -308,12 +385,15 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
             out[i, j] = vj / scale if divide else vj
         if skipped == 0 and uniform:
             t0 += 1.0
+            continue
+        # a NaN was skipped: the counts may differ from now on; this row is re-emitted per series
+        uniform = False
+        if tabled:
+            if bias and corr.shape[0] == 0:
+                corr = np.empty(hi + n - lo + 1)
+                _fill_corrections(corr, lo, table, alpha64)
+            _emit_row_counts(out, i, v, t, corr, lo, bias)
         else:
-            t0 = t[0]
-            uniform = True
-            for j in range(k):
-                if t[j] != t0:
-                    uniform = False
             if series_q.shape[0] == 0:
                 series_q = np.full(k, -1, np.int64)
                 series_a = np.empty(k)
