@@ -47,6 +47,26 @@ def test_compiled_loop_equals_plain_loop(name):
     assert h1.accuracy == h2.accuracy
 
 
+def test_compiled_shuffle_of_more_than_624_draws_equals_plain_loop():
+    # 700 examples: one permutation needs more than 624 generator outputs, so the
+    # compiled shuffle regenerates the Mersenne Twister mid-permutation; 6 epochs
+    # from epoch 0 leave the last group of four epoch seeds incomplete.  The
+    # plain loop shuffles with NumPy's own RandomState.
+    Xb, Yb = moons(700, seed=5)
+    results = []
+    for compiled in (True, False):
+        model = MLP(DIMS, seed=3)
+        opt = Momentum(model.params, lr=0.05, beta=0.9)
+        history = train(model, (Xb, Yb), opt, epochs=6, batch_size=100, record_every=1, progress=False,
+                        compiled=compiled)
+        results.append((model.params.flat.copy(), history))
+    (f1, h1), (f2, h2) = results
+    assert h1.compiled and not h2.compiled
+    np.testing.assert_allclose(f1, f2, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(h1.cost, h2.cost, rtol=1e-12)
+    np.testing.assert_allclose(h1.epoch_cost, h2.epoch_cost, rtol=1e-12)
+
+
 def _notes_loop_with_decay(epochs, lr0, decay_rate, interval):
     """The course's later model(): after epoch i, learning_rate = decay(lr0, i, decay_rate)."""
     params = R.initialize_parameters_he(DIMS, 3)
