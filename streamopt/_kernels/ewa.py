@@ -160,6 +160,8 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
     Each series still sees exactly the operations of a lone series.
     """
     k, n = x.shape
+    lo, hi, tabled = _count_range(t)
+    corr = np.empty(0)
     j = 0
     while j + 4 <= k:
         v0, v1, v2, v3 = v[j], v[j + 1], v[j + 2], v[j + 3]
@@ -174,6 +176,7 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
         a3, b3 = block_terms(alpha64, q3)
         # same: the four counts are equal, and only (q0, r0, a0, b0) is kept up to date
         same = c0 == c1 and c0 == c2 and c0 == c3
+        handed = False
         for i in range(n):
             x0, x1, x2, x3 = x[j, i], x[j + 1, i], x[j + 2, i], x[j + 3, i]
             total = x0 + x1 + x2 + x3  # NaN if any is NaN (or for inf − inf: then the general path)
@@ -195,6 +198,20 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
                 r1 = r2 = r3 = r0
                 a1 = a2 = a3 = a0
                 b1 = b2 = b3 = b0
+            if tabled:
+                # counts differ (or may from now on): the rest of these four series runs as rows
+                # of four with integer counts and the table of corrections (no branch per NaN)
+                if corr.shape[0] == 0:
+                    corr = _corrections(lo, hi + n, table, alpha64, bias)
+                v[j], v[j + 1], v[j + 2], v[j + 3] = v0, v1, v2, v3
+                t[j] = float(q0 * BLOCK + r0)
+                t[j + 1] = float(q1 * BLOCK + r1)
+                t[j + 2] = float(q2 * BLOCK + r2)
+                t[j + 3] = float(q3 * BLOCK + r3)
+                _rows_counted(x[j:j + 4].T, out[j:j + 4].T, v[j:j + 4], t[j:j + 4], corr, lo, i, alpha, beta,
+                              skipna)
+                handed = True
+                break
             v0, q0, r0, a0, b0 = _advance(x0, v0, q0, r0, a0, b0, alpha, beta, alpha64, skipna)
             v1, q1, r1, a1, b1 = _advance(x1, v1, q1, r1, a1, b1, alpha, beta, alpha64, skipna)
             v2, q2, r2, a2, b2 = _advance(x2, v2, q2, r2, a2, b2, alpha, beta, alpha64, skipna)
@@ -204,6 +221,9 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
             out[j + 2, i] = _output(v2, q2, r2, a2, b2, table[r2], bias)
             out[j + 3, i] = _output(v3, q3, r3, a3, b3, table[r3], bias)
             same = q0 == q1 and q0 == q2 and q0 == q3 and r0 == r1 and r0 == r2 and r0 == r3
+        if handed:
+            j += 4
+            continue
         if same:
             q1 = q2 = q3 = q0
             r1 = r2 = r3 = r0
@@ -277,17 +297,40 @@ def _fill_corrections(corr, lo, table, alpha64):
 
 
 @jit
-def _emit_row_counts(out, i, v, t, corr, lo, bias):
-    """out[i, :] from each series' own count, as :func:`_output`: V / (1 − β^t) with the tabled
-    ``corr`` (NaN before any observation).
+def _emit_row_counts(out, i, v, t, corr, lo):
+    """out[i, :] from each series' own count, as :func:`_output`: V / corr[t − lo] (NaN before any
+    observation), with ``corr`` from :func:`_corrections`.
 
     Where :func:`corrected` skips the division (B_q = 0) the tabled correction
     is exactly 1 (A_q = 1 − B_q = 1), and V / 1 is V bit for bit.
     """
     for j in range(v.shape[0]):
         tj = t[j]
-        vj = v[j] / corr[int(tj) - lo] if bias else v[j]
+        vj = v[j] / corr[int(tj) - lo]
         out[i, j] = vj if tj != 0.0 else np.nan
+
+
+@jit
+def _count_range(t):
+    """(lo, hi, tabled): the smallest and largest count in ``t`` and whether they are close enough
+    (≤ :data:`_MAX_SPREAD` apart) for a table of corrections over lo … hi + n."""
+    lo = int(t[0]) if t.shape[0] else 0
+    hi = lo
+    for j in range(t.shape[0]):
+        lo = min(lo, int(t[j]))
+        hi = max(hi, int(t[j]))
+    return lo, hi, hi - lo <= _MAX_SPREAD
+
+
+@jit
+def _corrections(lo, hi, table, alpha64, bias):
+    """The divisors of :func:`_rows_counted` for the counts lo … hi: 1 − β^c, or 1 without bias correction."""
+    corr = np.empty(hi - lo + 1)
+    if bias:
+        _fill_corrections(corr, lo, table, alpha64)
+    else:
+        corr[:] = 1.0
+    return corr
 
 
 @jit
@@ -334,20 +377,13 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
         return
     t0 = t[0]
     uniform = True
-    lo = int(t0)
-    hi = int(t0)
     for j in range(k):
         if t[j] != t0:
             uniform = False
-        lo = min(lo, int(t[j]))
-        hi = max(hi, int(t[j]))
     # the table of corrections covers every count reachable in this call, unless the counts are
     # far apart (a restored state): then rows are re-emitted series by series instead
-    tabled = hi - lo <= _MAX_SPREAD
+    lo, hi, tabled = _count_range(t)
     corr = np.empty(0)
-    if bias and tabled and not uniform:
-        corr = np.empty(hi + n - lo + 1)
-        _fill_corrections(corr, lo, table, alpha64)
     series_q = np.empty(0, np.int64)
     series_a = np.empty(0)
     series_b = np.empty(0)
@@ -356,9 +392,8 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
     b_q = 1.0
     for i in range(n):
         if not uniform and tabled:
-            if not bias:
-                corr = np.ones(hi + n - lo + 1)  # V / 1 is V bit for bit: one loop serves both
-            _rows_counted(x, out, v, t, corr, lo, i, alpha, beta, skipna)
+            _rows_counted(x, out, v, t, _corrections(lo, hi + n, table, alpha64, bias), lo, i, alpha, beta,
+                          skipna)
             return
         # the correction this row needs if every series observes a value
         scale = 1.0
@@ -389,10 +424,9 @@ def ewa_rows(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
         # a NaN was skipped: the counts may differ from now on; this row is re-emitted per series
         uniform = False
         if tabled:
-            if bias and corr.shape[0] == 0:
-                corr = np.empty(hi + n - lo + 1)
-                _fill_corrections(corr, lo, table, alpha64)
-            _emit_row_counts(out, i, v, t, corr, lo, bias)
+            if corr.shape[0] == 0:
+                corr = _corrections(lo, hi + n, table, alpha64, bias)
+            _emit_row_counts(out, i, v, t, corr, lo)
         else:
             if series_q.shape[0] == 0:
                 series_q = np.full(k, -1, np.int64)
