@@ -176,7 +176,7 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
         a3, b3 = block_terms(alpha64, q3)
         # same: the four counts are equal, and only (q0, r0, a0, b0) is kept up to date
         same = c0 == c1 and c0 == c2 and c0 == c3
-        handed = False
+        stop = n
         for i in range(n):
             x0, x1, x2, x3 = x[j, i], x[j + 1, i], x[j + 2, i], x[j + 3, i]
             total = x0 + x1 + x2 + x3  # NaN if any is NaN (or for inf − inf: then the general path)
@@ -199,18 +199,8 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
                 a1 = a2 = a3 = a0
                 b1 = b2 = b3 = b0
             if tabled:
-                # counts differ (or may from now on): the rest of these four series runs as rows
-                # of four with integer counts and the table of corrections (no branch per NaN)
-                if corr.shape[0] == 0:
-                    corr = _corrections(lo, hi + n, table, alpha64, bias)
-                v[j], v[j + 1], v[j + 2], v[j + 3] = v0, v1, v2, v3
-                t[j] = float(q0 * BLOCK + r0)
-                t[j + 1] = float(q1 * BLOCK + r1)
-                t[j + 2] = float(q2 * BLOCK + r2)
-                t[j + 3] = float(q3 * BLOCK + r3)
-                _rows_counted(x[j:j + 4].T, out[j:j + 4].T, v[j:j + 4], t[j:j + 4], corr, lo, i, alpha, beta,
-                              skipna)
-                handed = True
+                # counts differ (or may from now on): hand the rest over (below)
+                stop = i
                 break
             v0, q0, r0, a0, b0 = _advance(x0, v0, q0, r0, a0, b0, alpha, beta, alpha64, skipna)
             v1, q1, r1, a1, b1 = _advance(x1, v1, q1, r1, a1, b1, alpha, beta, alpha64, skipna)
@@ -221,9 +211,6 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
             out[j + 2, i] = _output(v2, q2, r2, a2, b2, table[r2], bias)
             out[j + 3, i] = _output(v3, q3, r3, a3, b3, table[r3], bias)
             same = q0 == q1 and q0 == q2 and q0 == q3 and r0 == r1 and r0 == r2 and r0 == r3
-        if handed:
-            j += 4
-            continue
         if same:
             q1 = q2 = q3 = q0
             r1 = r2 = r3 = r0
@@ -232,6 +219,14 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
         t[j + 1] = float(q1 * BLOCK + r1)
         t[j + 2] = float(q2 * BLOCK + r2)
         t[j + 3] = float(q3 * BLOCK + r3)
+        if stop < n:
+            # the rest of these four series runs as rows of four with integer counts and the
+            # table of corrections (no branch per NaN); kept out of the loop above, which it
+            # would slow down
+            if corr.shape[0] == 0:
+                corr = _corrections(lo, hi + n, table, alpha64, bias)
+            _rows_counted(x[j:j + 4].T, out[j:j + 4].T, v[j:j + 4], t[j:j + 4], corr, lo, stop, alpha, beta,
+                          skipna)
         j += 4
     while j < k:
         count = int(t[j])
