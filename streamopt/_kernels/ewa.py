@@ -30,6 +30,15 @@ Layouts
 input, or a column-major 2-D input seen through its transpose).
 ``rows``: x has shape (n, k), C-contiguous: n time steps of k series; the
 inner loop walks a row, across series, contiguously.
+
+Counts that differ
+------------------
+After a skipped NaN the series' counts differ and the correction is no longer
+shared.  The 2-D kernels then keep the counts as integers and read each
+series' divisor from a table of 1 − β^c (the same :func:`correction`) for every
+count c the call can reach, in one branch-free pass (:func:`_rows_counted`).
+Where :func:`corrected` skips the division (B_q = 0), the tabled value is
+exactly 1 and V / 1 is V, so the outputs are the same bits.
 """
 
 from __future__ import annotations
@@ -157,7 +166,12 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
 
     One series is a chain of dependent multiply-adds (latency-bound), so the
     series are walked four at a time, interleaved: four independent chains.
-    Each series still sees exactly the operations of a lone series.
+    While the four have seen equally many values and all observe the current
+    one, lane 0's counter and bias correction serve all four.  Once their
+    counts differ, the rest of the four runs as rows of four
+    (:func:`_rows_counted`: integer counts and a table of corrections, no
+    branch per NaN).  Each series still sees exactly the operations of a lone
+    series.
     """
     k, n = x.shape
     lo, hi, tabled = _count_range(t)
