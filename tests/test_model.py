@@ -12,7 +12,9 @@ from streamopt import reference as R
 from streamopt._kernels.mlp import pairwise_sum, vec_dot, vec_sum
 from streamopt.datasets import moons
 
-DIMS = [[2, 5, 2, 1], [3, 4, 1], [4, 7, 3, 3, 2], [1, 1]]
+# [1, 3, 1] and [2, 1, 2, 1]: hidden layers fed by one input (the one-pass kernels for one or two
+# terms), back-propagation through one and two units
+DIMS = [[2, 5, 2, 1], [3, 4, 1], [4, 7, 3, 3, 2], [1, 1], [1, 3, 1], [2, 1, 2, 1]]
 
 
 @pytest.mark.parametrize("dims", DIMS)
@@ -40,6 +42,10 @@ def _data(dims, m, seed=0):
 @pytest.mark.parametrize("m", [1, 5, 64, 300])
 def test_forward_backward_cost_match_the_reference(dims, m):
     model = MLP(dims, seed=1)
+    rng = np.random.default_rng(len(dims))
+    for name in model.params.names:  # He initialisation leaves b = 0: give the biases values
+        if name.startswith("b"):
+            model.params[name][...] = rng.normal(scale=0.5, size=model.params[name].shape)
     X, Y = _data(dims, m)
     params = model.params.to_dict()
     AL, cache = R.forward_propagation(X, params)

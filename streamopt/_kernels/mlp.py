@@ -169,6 +169,9 @@ def forward(x, nb, flat, dims, w_off, b_off, a_base, act):
     """Forward pass of ``nb`` examples; ``x`` holds the (n_0 × nb) inputs.
 
     Writes A_1 … A_L into ``act`` (see the module docstring for the layout).
+    A hidden layer fed by one or two inputs (the notes' first layer) takes one
+    pass over the examples per unit; wider ones one pass per input, then one
+    for + b and the activation.  Both do the same operations in the same order.
     """
     n_layers = dims.size - 1
     for l in range(1, n_layers + 1):
@@ -180,6 +183,23 @@ def forward(x, nb, flat, dims, w_off, b_off, a_base, act):
         last = l == n_layers
         for i in range(n_out):
             row = act[a_base[l] + i * nb:a_base[l] + (i + 1) * nb]
+            bi = b[i]
+            if n_in <= 2 and not last:
+                # one pass: (W[i, 0]·A[0, j] + W[i, 1]·A[1, j]) + b, then ReLU (the
+                # operations of the general case below, in its order)
+                w0 = w[i * n_in]
+                c0 = src[:nb]
+                if n_in == 2:
+                    w1 = w[i * n_in + 1]
+                    c1 = src[nb:2 * nb]
+                    for j in range(nb):
+                        z = (w0 * c0[j] + w1 * c1[j]) + bi
+                        row[j] = z if z > 0.0 else 0.0
+                else:
+                    for j in range(nb):
+                        z = w0 * c0[j] + bi
+                        row[j] = z if z > 0.0 else 0.0
+                continue
             # Z = Σ_k W[i, k]·A[k, :] in order of k, then + b, then the activation
             w0 = w[i * n_in]
             col = src[:nb]
@@ -190,7 +210,6 @@ def forward(x, nb, flat, dims, w_off, b_off, a_base, act):
                 col = src[k * nb:(k + 1) * nb]
                 for j in range(nb):
                     row[j] += wik * col[j]
-            bi = b[i]
             if last:
                 for j in range(nb):
                     row[j] = 1.0 / (1.0 + math.exp(-(row[j] + bi)))
@@ -229,7 +248,10 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
     ``dz`` holds 2·max(n_l)·nb values of scratch.  The sums over the examples
     (dW, db) are :func:`vec_dot` / :func:`vec_sum`: a mini-batch's dot products
     are short, and their vector form is about three times faster than a
-    fixed-order sum.  Returns True when every gradient entry is finite.
+    fixed-order sum.  dZ_{l−1} takes one pass per unit when layer l has one or
+    two units (the notes' last two layers), else one per unit of layer l plus
+    one for the ReLU mask; the same operations in the same order.  Returns True
+    when every gradient entry is finite.
     """
     n_layers = dims.size - 1
     half = dz.size // 2
@@ -257,17 +279,33 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
             for k in range(n_in):
                 drow = nxt[k * nb:(k + 1) * nb]
                 aprev = src[k * nb:(k + 1) * nb]
-                w0 = w[k]
-                zrow = cur[:nb]
-                for j in range(nb):
-                    drow[j] = w0 * zrow[j]
-                for i in range(1, n_out):
-                    wik = w[i * n_in + k]
-                    zrow = cur[i * nb:(i + 1) * nb]
+                # one pass for one or two units (the operations of the general case, in its order)
+                if n_out == 1:
+                    w0 = w[k]
+                    z0 = cur[:nb]
                     for j in range(nb):
-                        drow[j] += wik * zrow[j]
-                for j in range(nb):
-                    drow[j] = drow[j] if aprev[j] > 0.0 else 0.0
+                        d = w0 * z0[j]
+                        drow[j] = d if aprev[j] > 0.0 else 0.0
+                elif n_out == 2:
+                    w0 = w[k]
+                    w1 = w[n_in + k]
+                    z0 = cur[:nb]
+                    z1 = cur[nb:2 * nb]
+                    for j in range(nb):
+                        d = w0 * z0[j] + w1 * z1[j]
+                        drow[j] = d if aprev[j] > 0.0 else 0.0
+                else:
+                    w0 = w[k]
+                    zrow = cur[:nb]
+                    for j in range(nb):
+                        drow[j] = w0 * zrow[j]
+                    for i in range(1, n_out):
+                        wik = w[i * n_in + k]
+                        zrow = cur[i * nb:(i + 1) * nb]
+                        for j in range(nb):
+                            drow[j] += wik * zrow[j]
+                    for j in range(nb):
+                        drow[j] = drow[j] if aprev[j] > 0.0 else 0.0
             cur, nxt = nxt, cur
     ok = True
     for i in range(g.size):
