@@ -508,7 +508,7 @@ class EWA:
             positions of the whole stream.
         """
         address = self._addr
-        if address:  # one float64 series: fast paths for a float and a contiguous 1-D array
+        if address:  # one float64 series: fast paths for a float and an aligned 1-D array
             cls = chunk.__class__
             if cls is float or cls is np.float64:
                 return _scalar_entry(chunk, address)
@@ -562,6 +562,23 @@ class EWA:
             else:
                 self._kernel("rows", np.ascontiguousarray(values), out, self._v, self._t)
         return out if wrap is None else wrap(out)
+
+    # ------------------------------------------------------- copy and pickle
+    def __getstate__(self) -> dict[str, Any]:
+        """The attributes, without the buffer's address (meaningless in a copy or another process)."""
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_addr"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore (copy, deepcopy, pickle): the value and count views and the address follow the buffer."""
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._addr = 0
+        buf = self._buf
+        if buf is not None:
+            lay = _k.SCALAR_LAYOUT
+            self._v, self._t = buf[lay["v"]:lay["v"] + 1], buf[lay["t"]:lay["t"] + 1]
+            _fast_kernels()
+            self._addr = buf.ctypes.data
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

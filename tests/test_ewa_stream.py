@@ -255,3 +255,24 @@ def test_strided_and_unusual_1d_chunks_after_earlier_updates_match_batch(view):
     assert np.array_equal(chunk, rest, equal_nan=True)
     parts.append(s.update(chunk))
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+@pytest.mark.parametrize("shape", [(), (7,), (7, 3)])
+def test_copies_continue_independently_and_bit_identically(how, shape):
+    """A pickled or deep-copied stream continues exactly like the original, and feeding one never
+    changes the other (the one-series fast path works on the copy's own buffer)."""
+    import copy
+    import pickle
+
+    x = random_data(17, (60, *shape[1:]) if shape else 60, 0.1)
+    whole = streamopt.ewa(x, 0.9, bias_correction=True)
+    s = EWA(0.9, bias_correction=True)
+    first = s.update(x[:25]) if shape else np.array([s.update(float(v)) for v in x[:25]])
+    twin = pickle.loads(pickle.dumps(s)) if how == "pickle" else copy.deepcopy(s)
+    rest = [twin.update(x[25:])] if shape else [np.array([twin.update(float(v)) for v in x[25:]])]
+    np.testing.assert_array_equal(np.concatenate([first, *rest]), whole)
+    np.testing.assert_array_equal(s.count, (~np.isnan(x[:25])).sum(axis=0))
+    again = s.update(x[25:]) if shape else np.array([s.update(float(v)) for v in x[25:]])
+    np.testing.assert_array_equal(again, rest[0])
+    np.testing.assert_array_equal(twin.value, s.value)
