@@ -67,6 +67,28 @@ def test_compiled_shuffle_of_more_than_624_draws_equals_plain_loop():
     np.testing.assert_allclose(h1.epoch_cost, h2.epoch_cost, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dims", [[3, 4, 2], [1, 3, 1], [2, 3, 3, 2]])
+def test_compiled_loop_equals_plain_loop_for_other_shapes(dims):
+    # inputs other than two and outputs other than one take the general batch
+    # gather and the general layer passes
+    rng = np.random.default_rng(len(dims) + dims[0])
+    Xs = rng.normal(size=(dims[0], 90))
+    Ys = (rng.random((dims[-1], 90)) > 0.5).astype(np.int64)
+    results = []
+    for compiled in (True, False):
+        model = MLP(dims, seed=4)
+        opt = Adam(model.params, lr=0.01)
+        history = train(model, (Xs, Ys), opt, epochs=7, batch_size=32, record_every=2, progress=False,
+                        compiled=compiled)
+        results.append((model.params.flat.copy(), history))
+    (f1, h1), (f2, h2) = results
+    assert h1.compiled and not h2.compiled
+    assert not np.array_equal(f1, MLP(dims, seed=4).params.flat)  # it trained
+    np.testing.assert_allclose(f1, f2, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(h1.cost, h2.cost, rtol=1e-12)
+    np.testing.assert_allclose(h1.epoch_cost, h2.epoch_cost, rtol=1e-12)
+
+
 def _notes_loop_with_decay(epochs, lr0, decay_rate, interval):
     """The course's later model(): after epoch i, learning_rate = decay(lr0, i, decay_rate)."""
     params = R.initialize_parameters_he(DIMS, 3)

@@ -316,7 +316,17 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
 @jit_uncounted
 def _gather(X, Y, perm, start, nb, xb, yb):
     """Copy the examples perm[start : start + nb] (columns of X and Y) into the
-    row-major batch blocks ``xb`` (n_0 × nb) and ``yb`` (n_L × nb)."""
+    row-major batch blocks ``xb`` (n_0 × nb) and ``yb`` (n_L × nb).
+
+    With two inputs and one output (the notes' data), one loop reads each
+    index once and copies the example's three values."""
+    if X.shape[0] == 2 and Y.shape[0] == 1:
+        for j in range(nb):
+            p = perm[start + j]
+            xb[j] = X[0, p]
+            xb[nb + j] = X[1, p]
+            yb[j] = Y[0, p]
+        return
     for k in range(X.shape[0]):
         for j in range(nb):
             xb[k * nb + j] = X[k, perm[start + j]]
