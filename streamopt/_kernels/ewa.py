@@ -137,6 +137,28 @@ def _advance(xi, v, q, r, a_q, b_q, alpha, beta, alpha64, skipna):
 
 
 @jit
+def _advance_nan(xi, v, q, r, a_q, b_q, alpha, beta, alpha64, skipna):
+    """:func:`_advance` without a branch on the NaN test, for data known to hold NaNs.
+
+    A skipped NaN runs the same :func:`step` with (θ, α, β) = (−0, 1, 1):
+    fma(1, V, −0) = V exactly (−0 is the additive identity for every V, ±0
+    included), so the results are the same bits.  The choice depends on θ
+    only, so the chain V → V stays one fma and NaNs at random positions cost
+    no mispredicted branch; on data without NaN the branch of :func:`_advance`
+    is cheaper.
+    """
+    seen = xi == xi or not skipna
+    one = alpha / alpha  # 1 and −0 in the data's dtype (α > 0)
+    v = step(v, xi if seen else -(alpha - alpha), alpha if seen else one, beta if seen else one)
+    r += 1 if seen else 0
+    if r == BLOCK:
+        r = 0
+        q += 1
+        a_q, b_q = block_terms(alpha64, q)
+    return v, q, r, a_q, b_q
+
+
+@jit
 def _output(v, q, r, a_q, b_q, t_r, bias):
     """The output for state (V, t = 64q + r): NaN before any observation, V or V / (1 − β^t).
 
@@ -253,9 +275,22 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
 
 @jit
 def _lane(x, out, v, q, r, a_q, b_q, table, alpha, beta, alpha64, bias, skipna):
-    """One series: the 1-D ``x`` into ``out`` from the state (V, t = 64q + r, A_q, B_q); returns the new state."""
-    for i in range(x.shape[0]):
-        v, q, r, a_q, b_q = _advance(x[i], v, q, r, a_q, b_q, alpha, beta, alpha64, skipna)
+    """One series: the 1-D ``x`` into ``out`` from the state (V, t = 64q + r, A_q, B_q); returns the new state.
+
+    From the first skipped NaN on, the values go through :func:`_advance_nan`
+    (the same bits, no branch per NaN).
+    """
+    n = x.shape[0]
+    start = n
+    for i in range(n):
+        xi = x[i]
+        if skipna and xi != xi:
+            start = i
+            break
+        v, q, r, a_q, b_q = _advance(xi, v, q, r, a_q, b_q, alpha, beta, alpha64, skipna)
+        out[i] = _output(v, q, r, a_q, b_q, table[r], bias)
+    for i in range(start, n):
+        v, q, r, a_q, b_q = _advance_nan(x[i], v, q, r, a_q, b_q, alpha, beta, alpha64, skipna)
         out[i] = _output(v, q, r, a_q, b_q, table[r], bias)
     return v, q, r, a_q, b_q
 
