@@ -117,3 +117,26 @@ def test_panel_from_restored_unequal_counts_equals_single_series_streams(counts,
         want = np.array([one.update(float(v)) for v in x[:, j]])
         np.testing.assert_array_equal(got[:, j], want)
         assert panel.count[j] == one.count
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_skipped_nans_keep_negative_zero_and_every_bit(beta, dtype):
+    """After a NaN the one-series loop skips NaNs without a branch; a skipped NaN must leave V
+    exactly as it was, −0 included (same bits as the one-value-at-a-time stream)."""
+    x = np.array([np.nan, -0.0, np.nan, np.nan, -0.0, 1.0, np.nan, -1.0, 1.0, np.nan, -0.0, np.nan]
+                 * 20, dtype=dtype)
+    got = streamopt.ewa(x, beta)
+    s = EWA(beta)
+    want = np.array([s.update(x[:1])[0]] + [s.update(x[i:i + 1])[0] for i in range(1, x.size)], dtype=dtype)
+    np.testing.assert_array_equal(got.view(np.uint32 if dtype == "float32" else np.uint64),
+                                  want.view(np.uint32 if dtype == "float32" else np.uint64))
+    if dtype == "float64":  # from a restored V = −0: chunks (the loop) and floats (the scalar kernel)
+        state = {**EWA(beta).state_dict(), "mode": "series", "dtype": "float64", "k": 1,
+                 "value": [(-0.0).hex()], "count": [3]}
+        chunked, single = EWA.from_state(state), EWA.from_state(state)
+        y = np.array([np.nan, np.nan, 2.0, np.nan, np.nan])
+        a = np.concatenate([chunked.update(y[:1]), chunked.update(y[1:])])
+        b = np.array([single.update(float(v)) for v in y])
+        np.testing.assert_array_equal(a.view(np.uint64), b.view(np.uint64))
+        assert np.signbit(a[0]) and np.signbit(a[1])
