@@ -10,6 +10,7 @@ import functools
 import math
 
 import numba
+from numba.core.options import DefaultOptions
 
 #: Options for every kernel: on-disk cache (a second process does not
 #: recompile), NumPy's floating-point error model (no ZeroDivisionError checks
@@ -18,6 +19,17 @@ jit = functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True)
 
 #: As :data:`jit`, for kernels that split work across cores with ``numba.prange``.
 pjit = functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True, parallel=True)
+
+#: As :data:`jit`, without Numba's reference counting (NRT) where
+#: this Numba has the switch.  Kernels that allocate nothing and return no
+#: array only take views of arrays their caller holds, so the counts protect
+#: nothing; but each count that Numba's pruning leaves (it cannot remove them
+#: across branches, e.g. around a slice or an array variable reassigned in a
+#: loop) is an atomic read-modify-write: the training loop spent about one
+#: microsecond of its seven per epoch on them.  A kernel compiled this way
+#: fails to compile if it ever allocates, so the switch cannot hide a leak.
+jit_uncounted = (functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True, _nrt=False)
+                 if hasattr(DefaultOptions, "_nrt") else jit)
 
 
 @jit

@@ -14,24 +14,9 @@ followed by the read position (:func:`mt_seed`, :func:`seed4`).
 
 from __future__ import annotations
 
-import functools
-
-import numba
 import numpy as np
-from numba.core.options import DefaultOptions
 
-from ._common import jit
-
-#: As :data:`._common.jit`, without Numba's reference counting (NRT) where
-#: this Numba has the switch.  Kernels that allocate nothing and return no
-#: array only take views of arrays their caller holds, so the counts protect
-#: nothing; but each count that Numba's pruning leaves (it cannot remove them
-#: across branches, e.g. around a slice or an array variable reassigned in a
-#: loop) is an atomic read-modify-write: the training loop spent about one
-#: microsecond of its seven per epoch on them.  A kernel compiled this way
-#: fails to compile if it ever allocates, so the switch cannot hide a leak.
-jit_uncounted = (functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True, _nrt=False)
-                 if hasattr(DefaultOptions, "_nrt") else jit)
+from ._common import jit, jit_uncounted
 
 #: Words of MT19937 state, plus one slot for the read position.
 STATE_SIZE = 625

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import math
 
-from ._common import jit, one_minus_beta_pow
-from .legacy_rng import jit_uncounted, seed4, shuffle_seeded
+from ._common import jit, jit_uncounted, one_minus_beta_pow
+from .legacy_rng import seed4, shuffle_seeded
 from .optim import adam_step, momentum_step, rmsprop_step, sgd_step
 
 #: Optimizer codes understood by :func:`train_epochs`.
