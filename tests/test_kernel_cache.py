@@ -1,0 +1,51 @@
+"""The kernels' on-disk cache is dropped when any kernel source changes (Numba alone watches one file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamopt import _kernels
+
+
+def _fake_cache(folder: Path) -> list[Path]:
+    cache = folder / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    files = [cache / "a.kernel-10.py311.nbi", cache / "a.kernel-10.py311.1.nbc"]
+    for f in files:
+        f.write_bytes(b"compiled")
+    return files
+
+
+def test_cache_kept_while_sources_unchanged_and_dropped_after_an_edit(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 2\n")
+    files = _fake_cache(tmp_path)
+    # no stamp yet: the cache's origin is unknown, so it goes
+    assert _kernels.drop_stale_cache(tmp_path)
+    assert not any(f.exists() for f in files)
+    stamp = tmp_path / "__pycache__" / _kernels.STAMP_NAME
+    assert stamp.read_text() == _kernels.sources_digest(tmp_path)
+
+    files = _fake_cache(tmp_path)
+    assert not _kernels.drop_stale_cache(tmp_path)        # same sources: kept
+    assert all(f.exists() for f in files)
+
+    (tmp_path / "b.py").write_text("y = 3\n")             # an edit of *another* file than a.py
+    assert _kernels.drop_stale_cache(tmp_path)
+    assert not any(f.exists() for f in files)
+    assert not _kernels.drop_stale_cache(tmp_path)        # and the new stamp holds
+
+
+def test_digest_sees_names_and_contents(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    first = _kernels.sources_digest(tmp_path)
+    (tmp_path / "a.py").rename(tmp_path / "c.py")
+    assert _kernels.sources_digest(tmp_path) != first
+    (tmp_path / "c.py").rename(tmp_path / "a.py")
+    assert _kernels.sources_digest(tmp_path) == first
+
+
+def test_the_package_cache_is_stamped_with_its_sources():
+    folder = Path(_kernels.__file__).parent
+    stamp = folder / "__pycache__" / _kernels.STAMP_NAME
+    assert stamp.read_text() == _kernels.sources_digest(folder)
