@@ -23,10 +23,10 @@ examples are vectorised dot products (:func:`vec_dot`).
 The kernels here allocate nothing, so they are compiled without reference
 counting (:data:`.legacy_rng.jit_uncounted`).
 
-Numba's on-disk cache keys each kernel on its own file only: :func:`train_epochs`
+Numba's on-disk cache keys each kernel on its own file only, while :func:`train_epochs`
 compiles the shuffle of :mod:`.legacy_rng` and the steps of :mod:`.optim` into
-its own machine code, so after editing those files, touch this one (or clear
-``__pycache__``) or the cached loop keeps the old code.
+its own machine code: :mod:`streamopt._kernels` therefore drops the whole cache
+whenever any kernel source changes.
 """
 
 from __future__ import annotations
