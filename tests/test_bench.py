@@ -186,6 +186,7 @@ def test_runner_reports_missing_and_failed_groups_and_fills_floors(tmp_path, mon
     # a known bandwidth (bytes/s) and chain latency (ns) instead of measuring them
     monkeypatch.setattr(floor, "_BANDWIDTH", {1: 1e10, floor.all_threads(): 2e10})
     monkeypatch.setattr(floor, "_CHAIN", {"float32": 0.5, "float64": 0.6})
+    monkeypatch.setattr(floor, "remeasure_bandwidth", lambda quick=False: False)  # the second triad: no better
     runner = _runner()
     monkeypatch.setattr(runner, "GROUPS", {"ewa": "fake_group_ok", "stream": "no_such_group_script",
                                            "train": "fake_group_fail"})  # fake_group_ok also gives a stream row
@@ -278,3 +279,29 @@ def test_floor_never_slower_than_one_core(monkeypatch):
     monkeypatch.setattr(floor, "_BANDWIDTH", {1: 3e10, n: 2e10} if n > 1 else {1: 3e10})
     assert floor.floor_ns_per_element(24.0, n) == pytest.approx(24.0 / 3e10 * 1e9)
     assert floor.floor_ns_per_element(24.0, 1) == pytest.approx(0.8)
+
+
+def test_floors_recomputed_from_the_better_second_triad(monkeypatch):
+    floor = pytest.importorskip("floor")
+    from _harness import Timing
+
+    run = _runner()
+    n = floor.TRIAD_ELEMENTS
+    # the first triad was disturbed (1 s per call with 2 threads); the second one takes 0.5 s
+    monkeypatch.setattr(floor, "_BANDWIDTH", {1: 24.0 * n / 2.0, 2: 24.0 * n / 1.0})
+    monkeypatch.setattr(floor, "_BANDWIDTH_TIMING", {1: (Timing(2.0, 2.0, 3, 1), n), 2: (Timing(1.0, 1.0, 3, 1), n)})
+    monkeypatch.setattr(floor, "all_threads", lambda: 2)
+    monkeypatch.setattr(floor, "_measure_triad",
+                        lambda threads, size, repeat: Timing(0.5 if threads == 2 else 3.0, 0.6, 3, 1))
+    rows = [row("floor", "triad-2t", "numba", n, 1.0, threads=2, bytes_per_element=24.0),
+            row("floor", "triad-1t", "numba", n, 2.0, threads=1, bytes_per_element=24.0),
+            row("optim", "sgd", "streamopt", 10**7, 0.01, bytes_per_element=12, floor_ns_per_element=0.5),
+            row("optim", "sgd", "floor", 10**7, 0.005, bytes_per_element=12),
+            row("optim", "sgd", "torch-fused", 10**7, 0.01, threads=2)]
+    assert run.refresh_bandwidth_floors(rows, quick=False) is None
+    assert rows[0].seconds == 0.5 and rows[0].extra["gb_per_s"] == pytest.approx(24.0 * n / 0.5 / 1e9)
+    assert rows[1].seconds == 2.0                        # the slower second one-core triad is not kept
+    ns = 12 / (24.0 * n / 0.5) * 1e9                     # 12 bytes at the second triad's bandwidth
+    assert rows[2].extra["floor_ns_per_element"] == pytest.approx(ns)
+    assert rows[3].seconds == pytest.approx(ns * 1e-9 * 10**7)
+    assert rows[4].seconds == 0.01 and "floor_ns_per_element" not in rows[4].extra
