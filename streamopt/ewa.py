@@ -33,6 +33,13 @@ _STATE_FORMAT = "streamopt.EWA"
 _STATE_VERSION = 1
 _MAX_COUNT = 2**53  # counts are held as float64: exact below this
 
+#: Series stored one after the other (a column-major 2-D input, or a stream of
+#: such chunks) are split over every core once the input holds at least this
+#: many bytes and 8 series.  A series is one chain of dependent multiply-adds, so
+#: one core does ~1 ns per value; row-major input is not split (its inner loop
+#: already runs across series at memory speed).  Read at each call.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
 
 # ------------------------------------------------------------------ parameters
 def _decay(beta: Any, span: Any, com: Any, halflife: Any, alpha: Any) -> tuple[float, float]:
@@ -212,7 +219,12 @@ class _MeanKernel:
         k = x2.shape[0] if layout == "lanes" else x2.shape[1]
         if v is None:
             v, t = np.zeros(k, self.dtype), np.zeros(k)
-        kernel = _k.ewa_lanes if layout == "lanes" else _k.ewa_rows
+        if layout == "rows":
+            kernel = _k.ewa_rows
+        elif k >= 8 and x2.nbytes >= PARALLEL_MIN_BYTES:
+            kernel = _k.ewa_lanes_parallel
+        else:
+            kernel = _k.ewa_lanes
         kernel(x2, out2, v, t, self.table, self.alpha, self.beta, self.alpha64, self.bias, self.skipna)
 
 

@@ -4,6 +4,8 @@ with NaN patterns that make the four counts diverge and meet again, and equal pa
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,3 +142,59 @@ def test_skipped_nans_keep_negative_zero_and_every_bit(beta, dtype):
         b = np.array([single.update(float(v)) for v in y])
         np.testing.assert_array_equal(a.view(np.uint64), b.view(np.uint64))
         assert np.signbit(a[0]) and np.signbit(a[1])
+
+
+# ------------------------------------------------------------ the parallel split
+EWA_MODULE = importlib.import_module("streamopt.ewa")   # (``streamopt.ewa`` is also the function)
+
+
+@contextlib.contextmanager
+def parallel_from(nbytes: int):
+    """Column-major inputs of 8 series or more and at least ``nbytes`` take the parallel kernel."""
+    saved = EWA_MODULE.PARALLEL_MIN_BYTES
+    EWA_MODULE.PARALLEL_MIN_BYTES = nbytes
+    try:
+        yield
+    finally:
+        EWA_MODULE.PARALLEL_MIN_BYTES = saved
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 200), st.integers(8, 30), st.floats(0.0, 0.3),
+       st.booleans(), st.booleans(), st.sampled_from(["float64", "float32"]))
+def test_parallel_split_equals_c_order_and_columns(seed, n, k, fraction, bias, skipna, dtype):
+    x = nan_pattern(np.random.default_rng(seed), n, k, fraction).astype(dtype)
+    with parallel_from(0):
+        f = streamopt.ewa(np.asfortranarray(x), 0.9, bias_correction=bias, skipna=skipna)
+    c = streamopt.ewa(np.ascontiguousarray(x), 0.9, bias_correction=bias, skipna=skipna)
+    np.testing.assert_array_equal(f, c)
+    cols = np.column_stack([streamopt.ewa(x[:, j].copy(), 0.9, bias_correction=bias, skipna=skipna)
+                            for j in range(k)])
+    np.testing.assert_array_equal(f, cols)
+
+
+def test_parallel_split_keeps_stream_state():
+    x = nan_pattern(np.random.default_rng(7), 500, 19, 0.1)
+    whole = streamopt.ewa(x, 0.97, bias_correction=True)
+    s = EWA(0.97, bias_correction=True)
+    with parallel_from(0):
+        parts = [s.update(np.asfortranarray(x[a:b])) for a, b in ((0, 1), (1, 250), (250, 500))]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    np.testing.assert_array_equal(s.value, whole[-1])
+
+
+def test_parallel_kernel_chosen_by_size(monkeypatch):
+    from streamopt._kernels import ewa as kernels
+
+    calls = []
+    real = kernels.ewa_lanes_parallel
+    monkeypatch.setattr(kernels, "ewa_lanes_parallel", lambda *a: calls.append(a[0].shape) or real(*a))
+    x = np.asfortranarray(np.ones((100, 8)))
+    streamopt.ewa(x, 0.9)
+    assert calls == []                                   # 6.4 kB: below the default threshold
+    with parallel_from(x.nbytes):
+        streamopt.ewa(x, 0.9)
+        assert calls == [(8, 100)]
+        streamopt.ewa(np.asfortranarray(np.ones((100, 7))), 0.9)   # fewer than 8 series: serial
+        streamopt.ewa(np.ones((100, 8)), 0.9)                       # row-major: never split
+    assert calls == [(8, 100)]

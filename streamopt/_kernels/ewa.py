@@ -50,7 +50,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from ._common import jit, one_minus_beta_pow
+from ._common import jit, one_minus_beta_pow, pjit
 
 #: As :data:`jit` but holding the GIL: for the per-call streaming entry points,
 #: where releasing and re-acquiring the GIL would cost more than the work.
@@ -271,6 +271,29 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
         v[j], q, r, a_q, b_q = _lane(x[j], out[j], v[j], q, r, a_q, b_q, table, alpha, beta, alpha64, bias, skipna)
         t[j] = float(q * BLOCK + r)
         j += 1
+
+
+#: Blocks of series :func:`ewa_lanes_parallel` makes (a constant: asking Numba
+#: for its thread count inside a kernel would keep the kernel out of the cache).
+_LANE_BLOCKS = 32
+
+
+@pjit
+def ewa_lanes_parallel(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
+    """:func:`ewa_lanes` with the series split over the threads (same parameters).
+
+    The k series are cut into one contiguous block per thread, each a whole
+    number of the lanes kernel's groups of four, and each block runs
+    :func:`ewa_lanes` unchanged.  Every series sees exactly the operations it
+    sees alone, so the result is bit-identical to the serial kernel.
+    """
+    k = x.shape[0]
+    groups = (k + 3) // 4
+    nblocks = max(1, min(groups, _LANE_BLOCKS))  # prange deals the blocks out to the threads
+    for b in numba.prange(nblocks):
+        j0 = min(k, 4 * (b * groups // nblocks))
+        j1 = min(k, 4 * ((b + 1) * groups // nblocks))
+        ewa_lanes(x[j0:j1], out[j0:j1], v[j0:j1], t[j0:j1], table, alpha, beta, alpha64, bias, skipna)
 
 
 @jit
