@@ -198,3 +198,18 @@ def test_parallel_kernel_chosen_by_size(monkeypatch):
         streamopt.ewa(np.asfortranarray(np.ones((100, 7))), 0.9)   # fewer than 8 series: serial
         streamopt.ewa(np.ones((100, 8)), 0.9)                       # row-major: never split
     assert calls == [(8, 100)]
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 0.9, 0.999])
+@pytest.mark.parametrize("bias", [False, True])
+def test_row_major_with_nan_past_the_exact_one_correction(beta, bias):
+    """Row-major input whose counts drift apart (NaN) and grow past the count from which
+    1 − β^t is exactly 1 (the counted pass then leaves the division out): every column equals
+    its own 1-D result bit for bit, and pandas to rounding."""
+    x = nan_pattern(np.random.default_rng(11), 3000, 23, 0.2)
+    got = streamopt.ewa(np.ascontiguousarray(x), beta, bias_correction=bias)
+    cols = np.column_stack([streamopt.ewa(x[:, j].copy(), beta, bias_correction=bias) for j in range(x.shape[1])])
+    np.testing.assert_array_equal(got, cols)
+    if bias:
+        want = pd.DataFrame(x).ewm(alpha=1 - beta, adjust=True, ignore_na=True).mean().to_numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)

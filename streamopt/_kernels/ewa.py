@@ -262,7 +262,7 @@ def ewa_lanes(x, out, v, t, table, alpha, beta, alpha64, bias, skipna):
             if corr.shape[0] == 0:
                 corr = _corrections(lo, hi + n, table, alpha64, bias)
             _rows_counted(x[j:j + 4].T, out[j:j + 4].T, v[j:j + 4], t[j:j + 4], corr, lo, stop, alpha, beta,
-                          skipna)
+                          skipna, False)  # four strided series: the per-block check costs more than it saves
         j += 4
     while j < k:
         count = int(t[j])
@@ -401,7 +401,7 @@ def _corrections(lo, hi, table, alpha64, bias):
 
 
 @jit
-def _rows_counted(x, out, v, t, corr, lo, i0, alpha, beta, skipna):
+def _rows_counted(x, out, v, t, corr, lo, i0, alpha, beta, skipna, skip_ones=True):
     """Rows i0 … n−1 of :func:`ewa_rows` once the series' counts differ.
 
     Each output is V / corr[count − lo] (the tabled 1 − β^count, or 1 without
@@ -412,7 +412,30 @@ def _rows_counted(x, out, v, t, corr, lo, i0, alpha, beta, skipna):
     counts = np.empty(k, np.int64)
     for j in range(k):
         counts[j] = int(t[j]) - lo
-    for i in range(i0, n):
+    # corr[c] is exactly 1 for every c ≥ ones (for every c without bias
+    # correction), and V / 1 is V bit for bit: once every series has reached
+    # that count (counts only grow) the lookup and the division are left out
+    if skip_ones:
+        ones = corr.shape[0]
+        while ones > 0 and corr[ones - 1] == 1.0:
+            ones -= 1
+        i = i0
+        while i < n and k > 0 and counts.min() < ones:
+            stop = min(n, i + BLOCK)
+            _counted_rows(x, out, v, counts, corr, lo, i, stop, alpha, beta, skipna, True)
+            i = stop
+        _counted_rows(x, out, v, counts, corr, lo, i, n, alpha, beta, skipna, False)
+    else:
+        _counted_rows(x, out, v, counts, corr, lo, i0, n, alpha, beta, skipna, True)
+    for j in range(k):
+        t[j] = float(counts[j] + lo)
+
+
+@jit
+def _counted_rows(x, out, v, counts, corr, lo, start, stop, alpha, beta, skipna, divide):
+    """Rows start … stop−1 for :func:`_rows_counted`; ``divide=False`` where every divisor is 1."""
+    k = x.shape[1]
+    for i in range(start, stop):
         for j in range(k):
             xj = x[i, j]
             vj = v[j]
@@ -422,10 +445,9 @@ def _rows_counted(x, out, v, t, corr, lo, i0, alpha, beta, skipna):
             v[j] = vj
             cj = counts[j] + (1 if seen else 0)
             counts[j] = cj
-            vj = vj / corr[cj]
+            if divide:
+                vj = vj / corr[cj]
             out[i, j] = vj if cj + lo != 0 else np.nan
-    for j in range(k):
-        t[j] = float(counts[j] + lo)
 
 
 @jit
