@@ -159,11 +159,16 @@ def remeasure_bandwidth(*, quick: bool = False) -> bool:
 
     A floor is a best case: one busy moment during the first measurement (another
     process on a core) must not lower it for the whole run, or kernels would
-    appear faster than the machine allows.  The suite calls this after the
-    groups and recomputes the floors from the result.  Returns True when a
-    bandwidth improved.
+    appear faster than the machine allows, and on a shared host the bandwidth
+    changes with the other tenants' traffic.  The suite calls this between
+    groups, beside every optimizer case the floor bounds, and at the end, and
+    recomputes every floor from the best value.  Returns True when a bandwidth
+    improved.
     """
     improved = False
+    if not _BANDWIDTH:  # nothing measured yet: measure (and keep) one core and all cores
+        bandwidth_bytes_per_second(all_threads(), quick=quick)
+        return True
     for threads in sorted(_BANDWIDTH):
         n = TRIAD_ELEMENTS_QUICK if quick else TRIAD_ELEMENTS
         timing = _measure_triad(threads, n, repeat=3 if quick else 7)

@@ -179,6 +179,16 @@ def annotate_floors(results: list[Result], quick: bool) -> str | None:
     return None
 
 
+def _sample_bandwidth() -> None:
+    """Measure the triad once more (between groups): the floors use the best bandwidth of the run."""
+    try:
+        floor = importlib.import_module("floor")
+        if floor._BANDWIDTH:
+            floor.remeasure_bandwidth()
+    except Exception:  # the floor is optional; refresh_bandwidth_floors reports problems
+        pass
+
+
 def refresh_bandwidth_floors(results: list[Result], quick: bool) -> str | None:
     """Measure the triad again after the groups and recompute the bandwidth floors from the best value.
 
@@ -189,8 +199,9 @@ def refresh_bandwidth_floors(results: list[Result], quick: bool) -> str | None:
     """
     try:
         floor = importlib.import_module("floor")
-        if not floor._BANDWIDTH or not floor.remeasure_bandwidth(quick=quick):
+        if not floor._BANDWIDTH:
             return None
+        floor.remeasure_bandwidth(quick=quick)  # (earlier samples may have raised it too)
         for r in results:
             if r.group == "floor" and r.case.startswith("triad-") and r.extra.get("threads") in floor._BANDWIDTH:
                 timing, n = floor._BANDWIDTH_TIMING[r.extra["threads"]]
@@ -280,6 +291,8 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
             groups[group] = {"status": problem[0], "detail": problem[1], "seconds": seconds}
             echo(f"{group}: {problem[0]}: {problem[1]}")
         echo(f"({group}: {seconds:.1f} s)")
+        if group != "floor" and not quick:
+            _sample_bandwidth()
     for floor_error in (refresh_bandwidth_floors(results, quick), annotate_floors(results, quick)):
         if floor_error:
             echo(floor_error)
