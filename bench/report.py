@@ -392,17 +392,24 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
 
 
 def _busy(machine: dict[str, Any]) -> str | None:
-    """A warning when other work loaded the machine during the run (load average ≥ half the cores)."""
+    """A warning when other work loaded the machine during the run (load average ≥ half the cores).
+
+    At the end, the suite's own process has been running for the whole last
+    minute: one unit of the 1-minute load average is its own, not other work.
+    """
     cores = machine.get("cores available") or machine.get("cores")
-    loads = []
-    for key in ("load average at start (1, 5, 15 min)", "load average at end (1, 5, 15 min)"):
+    loads, others = [], []
+    for key, own in (("load average at start (1, 5, 15 min)", 0.0), ("load average at end (1, 5, 15 min)", 1.0)):
         try:
-            loads.append(float(str(machine.get(key, "")).split(",")[0]))
+            load = float(str(machine.get(key, "")).split(",")[0])
         except ValueError:
-            pass
-    if not cores or not loads or max(loads) < 0.5 * float(cores):
+            continue
+        loads.append(load)
+        others.append(load - own)
+    if not cores or not loads or max(others) < 0.5 * float(cores):
         return None
-    return (f"**Warning: the machine was busy** (1-minute load average up to {max(loads):.2f} on {cores} cores). "
+    return (f"**Warning: the machine was busy** (1-minute load average up to {max(loads):.2f} on {cores} cores, "
+            f"{max(others):.2f} of it other work). "
             "Threaded kernels wait for a free core at every parallel region, so multi-threaded rows (and the "
             "all-core bandwidth) can be many times too slow; rerun on a quiet machine before trusting them.")
 

@@ -150,7 +150,12 @@ def test_report_files(tmp_path):
     assert "memory bandwidth, 1 thread(s): 48.0 GB/s" in md
     assert "machine was busy" not in md  # no load average given
     busy = report.markdown({"cores": 2, "load average at start (1, 5, 15 min)": "1.50, 1.0, 1.0"}, [], {}, [])
-    assert "machine was busy** (1-minute load average up to 1.50 on 2 cores)" in busy
+    assert "machine was busy** (1-minute load average up to 1.50 on 2 cores, 1.50 of it other work)" in busy
+    # at the end, one unit of load is the suite's own process
+    own = report.markdown({"cores": 2, "load average at end (1, 5, 15 min)": "1.10, 1.0, 1.0"}, [], {}, [])
+    assert "machine was busy" not in own
+    other = report.markdown({"cores": 2, "load average at end (1, 5, 15 min)": "2.30, 1.0, 1.0"}, [], {}, [])
+    assert "1-minute load average up to 2.30 on 2 cores, 1.30 of it other work" in other
 
     for group in ("floor", "ewa", "optim", "train", "startup"):
         png = tmp_path / f"{group}.png"
