@@ -38,10 +38,13 @@ __all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "NonFiniteGradient
 
 #: A step uses the parallel kernels (every core) when it moves at least this
 #: many bytes (parameters × arrays read or written × itemsize; e.g. from about
-#: 56 000 parameters for Adam in float32, 131 000 for SGD).  Measured with the
-#: ``*-threshold`` cases of ``bench/optimizers.py`` (2 cores): below it, waking
-#: the threads (a few µs per parallel region) costs more than they save.
-PARALLEL_MIN_BYTES = 1536 * 1024
+#: 225 000 parameters for Adam in float32, 524 000 for SGD).  In a training loop
+#: the worker threads have gone to sleep by the next step (the gradient takes
+#: longer than OpenMP spins), and ``bench/threads.py`` measured one Adam step
+#: after 10 ms of idling: 2 cores break even at about 2·10⁵ float32 parameters
+#: (101 µs serial, 96 µs parallel).  Called back to back (the ``*-threshold``
+#: cases of ``bench/optimizers.py``) they would win from about 1.5 MiB.
+PARALLEL_MIN_BYTES = 6 * 1024 * 1024
 
 #: Version of the ``state_dict`` / ``save`` format.
 STATE_FORMAT = 1
