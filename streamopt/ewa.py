@@ -478,6 +478,7 @@ class EWA:
         else:
             table = None
             self._buf, self._v, self._t = None, np.zeros(k, self._dtype), np.zeros(k)
+            self._addr = 0  # no one-series buffer: the fast paths must not run
         self._kernel = _MeanKernel(self._alpha, self._beta, self._dtype, self._bias, self._skipna, table)
 
     @property

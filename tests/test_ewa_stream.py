@@ -276,3 +276,29 @@ def test_copies_continue_independently_and_bit_identically(how, shape):
     again = s.update(x[25:]) if shape else np.array([s.update(float(v)) for v in x[25:]])
     np.testing.assert_array_equal(again, rest[0])
     np.testing.assert_array_equal(twin.value, s.value)
+
+
+def test_loading_another_kind_of_state_turns_the_fast_paths_off():
+    """A float64 one-series stream (fast paths on its buffer) that loads a panel or a float32
+    state must no longer use the old buffer: updates follow the loaded state."""
+    import gc
+
+    import streamopt
+
+    panel = streamopt.EWA(0.9)
+    panel.update(np.ones((3, 2)))
+    f32 = streamopt.EWA(0.9)
+    f32.update(np.ones(3, np.float32))
+    for other in (panel, f32):
+        s = streamopt.EWA(0.9)
+        s.update(1.0)
+        s.load_state_dict(other.state_dict())
+        gc.collect()
+        if other is panel:
+            with pytest.raises(ValueError, match="chunk must fit"):
+                s.update(2.0)
+            np.testing.assert_array_equal(s.update(np.ones((1, 2))), streamopt.ewa(np.ones((4, 2)), 0.9)[-1:])
+        else:
+            got = s.update(2.0)
+            want = streamopt.ewa(np.array([1, 1, 1, 2], np.float32), 0.9)[-1]
+            assert got == want
