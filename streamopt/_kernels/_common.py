@@ -11,6 +11,7 @@ import math
 
 import numba
 from numba.core.options import DefaultOptions
+from numba.extending import intrinsic
 
 #: Options for every kernel: on-disk cache (a second process does not
 #: recompile), NumPy's floating-point error model (no ZeroDivisionError checks
@@ -43,3 +44,20 @@ def one_minus_beta_pow(alpha: float, t: float) -> float:
     if alpha >= 1.0:
         return 1.0
     return -math.expm1(t * math.log1p(-alpha))
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a·b + c with one rounding (LLVM ``llvm.fma``): IEEE fused multiply-add.
+
+    The same correctly rounded result on every machine (a hardware FMA
+    instruction where there is one, a correctly rounded fallback otherwise),
+    scalar or vectorised alike.
+    """
+    if not (a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen

@@ -50,7 +50,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from ._common import jit, one_minus_beta_pow, pjit
+from ._common import fma as _fma, jit, one_minus_beta_pow, pjit
 
 #: As :data:`jit` but holding the GIL: for the per-call streaming entry points,
 #: where releasing and re-acquiring the GIL would cost more than the work.
@@ -60,23 +60,6 @@ jit_gil = functools.partial(numba.njit, cache=True, error_model="numpy")
 BLOCK = 64
 _SHIFT = 6
 _MASK = BLOCK - 1
-
-
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a·b + c with one rounding (LLVM ``llvm.fma``): IEEE fused multiply-add.
-
-    The same correctly rounded result on every machine (a hardware FMA
-    instruction where there is one, a correctly rounded fallback otherwise),
-    scalar or vectorised alike.
-    """
-    if not (a == b == c):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.fma(*args)
-
-    return a(a, b, c), codegen
 
 
 @jit
