@@ -232,6 +232,13 @@ def markdown_table(results: list[Result], group: str) -> str:
     return "\n".join(lines)
 
 
+def group_table(results: list[Result], group: str) -> str:
+    """:func:`markdown_table`, then why each missing peer was not measured (the report's and the scripts' text)."""
+    notes = sorted({f"- {r.library} at {r.case}: {r.extra['missing']}" for r in results
+                    if r.group == group and "missing" in r.extra})
+    return "\n".join([markdown_table(results, group), *(["", "Not measured:", "", *notes] if notes else [])])
+
+
 def machine_limits(results: list[Result]) -> list[str]:
     """Lines describing the measured floor (bandwidth and chain latency), if the floor group ran."""
     out = []
@@ -307,11 +314,7 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
         if any(r.group == group for r in results):
             lines += [f"Unit: {UNITS.get(group, 'ns per element')}."
                       + (f" Ran in {info['seconds']:.0f} s." if "seconds" in info else ""), "",
-                      markdown_table(results, group)]
-            notes = sorted({f"- {r.library} at {r.case}: {r.extra['missing']}" for r in results
-                            if r.group == group and "missing" in r.extra})
-            if notes:
-                lines += ["", "Not measured:", "", *notes]
+                      group_table(results, group)]
             if before is not None:
                 table = before_after_table(before, results, group)
                 if table:

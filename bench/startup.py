@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import Result, Timing, missing, result  # noqa: E402
+from _harness import Result, Timing, format_table, missing, result  # noqa: E402
 
 GROUP = "startup"
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,29 +190,5 @@ def run(quick: bool = False) -> list[Result]:
     return _rows("warm", warm_imports, warm) + _rows("cold", cold_imports, cold) + skipped
 
 
-def format_results(rows: list[Result]) -> str:
-    """A plain-text table in seconds: one row per case, a column per cache state."""
-    caches = list(dict.fromkeys(r.library for r in rows))
-    cases = list(dict.fromkeys(r.case for r in rows))
-    cell = {(r.case, r.library): r for r in rows}
-    lines = [["case", *(f"{c} cache (s)" for c in caches)]]
-    for case in cases:
-        line = [case]
-        for c in caches:
-            r = cell.get((case, c))
-            if r is None:
-                line.append("")
-            elif "missing" in r.extra:
-                line.append("missing")
-            else:
-                once = r.extra.get("repeats") == 1
-                line.append(f"{r.seconds:.3f}" + (" (1 run)" if once else f" ±{r.spread * 100:.0f}%"))
-        lines.append(line)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
-    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)
-    notes = [f"{r.case} ({r.library}): {r.extra['missing']}" for r in rows if "missing" in r.extra]
-    return table + ("\n" + "\n".join(notes) if notes else "")
-
-
 if __name__ == "__main__":
-    print(format_results(run(quick="--quick" in sys.argv)))
+    print(format_table(run(quick="--quick" in sys.argv)))

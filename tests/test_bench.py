@@ -50,11 +50,10 @@ def test_measure_counts_calls_and_orders_best_median():
 def test_format_table_reports_missing_peers_and_ratios():
     rows = [row("ewa", "1d", "streamopt", 1000, 1e-6), row("ewa", "1d", "pandas", 1000, 4e-6),
             missing("ewa", "1d", "polars", 1000, "float64")]
-    text = format_table(rows)
-    header, line = text.splitlines()
-    assert header.split() == ["group", "case", "size", "dtype", "streamopt", "pandas", "polars"]
-    assert "missing" in line
-    assert "1 ns" in line and "4 ns (4x)" in line
+    header, rule, line, *notes = format_table(rows).splitlines()
+    assert header == "| case | size | dtype | streamopt | pandas | polars |"
+    assert line == "| 1d | 1000 | float64 | 1 ±5% | 4 ±5% (4x) | missing |"
+    assert notes == ["", "Not measured:", "", "- polars at 1d: not installed"]
 
 
 # --------------------------------------------------------------------------- report
@@ -273,8 +272,8 @@ def test_startup_rows_from_child_reports():
     assert ewa.spread == pytest.approx(0.50 / 0.35 - 1)
     assert "not there yet" in rows["train"].extra["missing"]
     assert rows["SGD.step"].extra["missing"] == "failed: TypeError: boom"
-    text = startup.format_results(list(rows.values()))
-    assert "0.350 ±43%" in text and "train (warm): not there yet" in text
+    text = format_table(list(rows.values()))
+    assert "| ewa | 1 | – | 0.35 s ±43% |" in text and "- warm at train: not there yet" in text
 
 
 def test_floor_never_slower_than_one_core(monkeypatch):
@@ -303,7 +302,7 @@ def test_floors_recomputed_from_the_better_second_triad(monkeypatch):
             row("optim", "sgd", "streamopt", 10**7, 0.01, bytes_per_element=12, floor_ns_per_element=0.5),
             row("optim", "sgd", "floor", 10**7, 0.005, bytes_per_element=12),
             row("optim", "sgd", "torch-fused", 10**7, 0.01, threads=2)]
-    assert run.refresh_bandwidth_floors(rows, quick=False) is None
+    assert run.set_floors(rows, quick=False) is None
     assert rows[0].seconds == 0.5 and rows[0].extra["gb_per_s"] == pytest.approx(24.0 * n / 0.5 / 1e9)
     assert rows[1].seconds == 2.0                        # the slower second one-core triad is not kept
     ns = 12 / (24.0 * n / 0.5) * 1e9                     # 12 bytes at the second triad's bandwidth
