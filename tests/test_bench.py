@@ -11,11 +11,11 @@ import argparse
 import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, cli
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 from _harness import Result, format_table, measure, missing  # noqa: E402
@@ -247,11 +247,7 @@ def test_report_before_after():
 
 
 def test_bench_command_bad_input_is_one_line_exit_2(tmp_path):
-    import subprocess
-
-    script = Path(sys.executable).parent / "streamopt"
-    proc = subprocess.run([str(script), "bench", "--quick", "--compare", str(tmp_path / "none.json"),
-                           "--out", str(tmp_path)], capture_output=True, text=True)
+    proc = cli("bench", "--quick", "--compare", tmp_path / "none.json", "--out", tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"streamopt bench: error: --compare {tmp_path / 'none.json'}: no such results.json"]
