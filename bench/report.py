@@ -183,6 +183,10 @@ def fmt_value(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def _cell(r: Result | None, base: Result | None, unit_seconds: bool) -> str:
     if r is None:
         return ""
@@ -214,7 +218,7 @@ def markdown_table(results: list[Result], group: str) -> str:
     has_floor = any(floor_ns(v) is not None for v in rows.values())
     header = ["case", "size", "dtype", *[SCRIPT_FLOOR if lib == FLOOR else lib for lib in libs]]
     header += ["floor", "vs floor"] if has_floor else []
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [_row(header), "|" + "---|" * len(header)]
     seconds = group == "startup"
     for (_, case, size, dtype), by_lib in rows.items():
         base = by_lib.get(BASELINE)
@@ -228,7 +232,7 @@ def markdown_table(results: list[Result], group: str) -> str:
             else:
                 in_cache = " (in cache)" if base.extra.get("in_cache") else ""
                 cells.append(f"{base.ns_per_element / f:.3g}x{in_cache}")
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_row(cells))
     return "\n".join(lines)
 
 
@@ -326,17 +330,13 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
               "Each goal is checked on every measured row it covers and judged by the worst one. Ratios are "
               "the peer's time / streamopt's (above 1: streamopt is faster), or streamopt's time / the floor; "
               "a goal without rows is 'not evaluated', never met.", ""]
-    if before is None:
-        lines += ["| goal | status | measured |", "|---|---|---|"]
-        for g in goals:
-            lines.append(f"| {g.name} | {g.status} | {g.measured} |")
-    else:
-        earlier = {g.id: g for g in evaluate_goals(before)}
-        lines += [f"| goal | status | measured | before ({before_label}) |", "|---|---|---|---|"]
-        for g in goals:
-            b = earlier.get(g.id)
-            lines.append(f"| {g.name} | {g.status} | {g.measured} | "
-                         + ("" if b is None else f"{b.status}: {b.measured}") + " |")
+    earlier = None if before is None else {g.id: g for g in evaluate_goals(before)}
+    columns = ["goal", "status", "measured", *([] if earlier is None else [f"before ({before_label})"])]
+    lines += [_row(columns), "|" + "---|" * len(columns)]
+    for g in goals:
+        b = None if earlier is None else earlier.get(g.id)
+        extra = [] if earlier is None else ["" if b is None else f"{b.status}: {b.measured}"]
+        lines.append(_row([g.name, g.status, g.measured, *extra]))
     return "\n".join(lines) + "\n"
 
 

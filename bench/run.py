@@ -56,24 +56,22 @@ DEFAULT_OUT = "bench-results"
 
 
 # --------------------------------------------------------------------------- machine
-def _cpu_model() -> str:
+def _proc(path: str, *keys: str) -> str | None:
+    """The value of the first ``key: value`` line of a /proc file whose key starts with one of ``keys``."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
+        for line in Path(path).read_text().splitlines():
+            if line.lower().startswith(keys):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _memory_gb() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except (OSError, ValueError, IndexError):
-        pass
     return None
+
+
+def _load_average() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "unknown"
 
 
 def _version(dist: str) -> str:
@@ -94,21 +92,19 @@ def machine_info() -> dict[str, Any]:
         llc, threads = floor.last_level_cache_bytes(), floor.all_threads()
     except Exception:
         llc, threads = None, None
-    try:
-        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        load = "unknown"
+    memory = _proc("/proc/meminfo", "memtotal")  # "24641960 kB"
     return {
-        "cpu": _cpu_model(),
+        "cpu": _proc("/proc/cpuinfo", "model name", "hardware", "cpu model") or platform.processor()
+        or platform.machine() or "unknown",
         "last-level cache (MB)": None if llc is None else round(llc / 1024**2, 1),
         "cores": os.cpu_count(),
         "cores available": available,
         "numba threads": threads,
-        "memory (GB)": _memory_gb(),
+        "memory (GB)": None if memory is None else round(int(memory.split()[0]) / 1024**2, 1),
         "os": platform.platform(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "load average at start (1, 5, 15 min)": load,
+        "load average at start (1, 5, 15 min)": _load_average(),
         "versions": {name: _version(name) for name in VERSIONS},
     }
 
@@ -268,10 +264,7 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
         echo(floor_error)
     import report
 
-    try:
-        machine["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        pass
+    machine["load average at end (1, 5, 15 min)"] = _load_average()
     machine["numba threading layer"] = _threading_layer()
     machine["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "not set")
     written = report.write_report(Path(out), machine, results, groups, quick=quick, command=command,
