@@ -258,7 +258,6 @@ def test_startup_rows_from_child_reports():
     import startup
 
     samples = {"ewa": [({"import": 0.30, "call": 0.20}, 1.0), ({"import": 0.25, "call": 0.10}, 0.9)],
-               "train": [({"missing": "no train in streamopt"}, 0.5)],
                "SGD.step": [({"failed": "TypeError: boom"}, 0.5)]}
     rows = {r.case: r for r in startup._rows("warm", [0.30, 0.25, None], samples)}
     assert rows["import"].seconds == 0.25 and rows["import"].extra["repeats"] == 2
@@ -266,10 +265,9 @@ def test_startup_rows_from_child_reports():
     assert ewa.library == "warm" and ewa.seconds == pytest.approx(0.35)      # best import + first call
     assert ewa.extra["first_call_seconds"] == 0.10 and ewa.extra["process_seconds"] == 0.9
     assert ewa.spread == pytest.approx(0.50 / 0.35 - 1)
-    assert "not there yet" in rows["train"].extra["missing"]
     assert rows["SGD.step"].extra["missing"] == "failed: TypeError: boom"
     text = format_table(list(rows.values()))
-    assert "| ewa | 1 | – | 0.35 s ±43% |" in text and "- warm at train: not there yet" in text
+    assert "| ewa | 1 | – | 0.35 s ±43% |" in text and "- warm at SGD.step: failed: TypeError: boom" in text
 
 
 def test_floor_never_slower_than_one_core(monkeypatch):
