@@ -216,7 +216,7 @@ def markdown_table(results: list[Result], group: str) -> str:
     if BASELINE in libs:
         libs.insert(0, libs.pop(libs.index(BASELINE)))
     has_floor = any(floor_ns(v) is not None for v in rows.values())
-    header = ["case", "size", "dtype", *[SCRIPT_FLOOR if lib == FLOOR else lib for lib in libs]]
+    header = ["case", "size", "dtype", *map(_label, libs)]
     header += ["floor", "vs floor"] if has_floor else []
     lines = [_row(header), "|" + "---|" * len(header)]
     seconds = group == "startup"
@@ -443,7 +443,7 @@ def plot_group(results: list[Result], group: str, path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.25)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    handles, labels = {}, []
+    handles: dict[str, Any] = {}
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
