@@ -96,6 +96,9 @@ def load_goals(path: Path = GOALS_FILE) -> list[dict[str, Any]]:
             raise ValueError(f"{where}: metric {g['metric']!r} (peer with peers, floor or seconds)")
         if ("at_least" in g) == ("at_most" in g):
             raise ValueError(f"{where}: give exactly one of at_least and at_most")
+    ids = [g["id"] for g in goals]
+    if len(set(ids)) < len(ids):
+        raise ValueError(f"{path}: goal ids must differ: {ids}")
     return goals
 
 

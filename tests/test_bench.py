@@ -303,3 +303,20 @@ def test_floors_recomputed_from_the_better_second_triad(monkeypatch):
     assert rows[2].extra["floor_ns_per_element"] == pytest.approx(ns)
     assert rows[3].seconds == pytest.approx(ns * 1e-9 * 10**7)
     assert rows[4].seconds == 0.01 and "floor_ns_per_element" not in rows[4].extra
+
+
+def test_goals_file_is_checked(tmp_path):
+    goals = report.load_goals()
+    assert len({g["id"] for g in goals}) == len(goals) == len(report.evaluate_goals([]))
+    bad = tmp_path / "goals.toml"
+    for body, message in [
+        ('[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "floor"\nat_leats = 1.0\n', "keys"),
+        ('[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "peer"\nat_least = 1.0\n', "metric"),
+        ('[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "floor"\n', "exactly one"),
+    ]:
+        bad.write_text(body, encoding="utf-8")
+        with pytest.raises(ValueError, match=f"goal 'a'.*{message}"):
+            report.load_goals(bad)
+    bad.write_text(2 * '[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "floor"\nat_most = 1\n')
+    with pytest.raises(ValueError, match="ids must differ"):
+        report.load_goals(bad)
