@@ -113,12 +113,6 @@ def optional(module: str) -> Any | None:
         return None
 
 
-def version_of(module: str) -> str | None:
-    """The peer's version string, or None when it is not installed."""
-    mod = optional(module)
-    return None if mod is None else str(getattr(mod, "__version__", "unknown"))
-
-
 @dataclass
 class Result:
     """One measured case: ``library`` doing ``case`` at ``size`` elements in ``dtype``."""
@@ -142,6 +136,11 @@ class Result:
         return d
 
 
+def timing_options(quick: bool) -> dict[str, Any]:
+    """:func:`measure`'s repeats and minimum repeat time for a group's cases (``--quick``: fewer, shorter)."""
+    return {"repeat": 3, "min_time": 0.02} if quick else {"repeat": 5, "min_time": 0.1}
+
+
 def result(group: str, case: str, library: str, size: int, dtype: str, timing: Timing, **extra: Any) -> Result:
     """A :class:`Result` from a :class:`Timing`."""
     return Result(group, case, library, int(size), dtype, timing.best, timing.spread, dict(extra))
@@ -152,31 +151,8 @@ def missing(group: str, case: str, library: str, size: int = 0, dtype: str = "",
     return Result(group, case, library, size, dtype, float("nan"), float("nan"), {"missing": why})
 
 
-def format_table(results: list[Result], baseline: str = "streamopt") -> str:
-    """A plain-text table: one row per (case, size, dtype), one column per library,
-    each cell ``ns/element`` and, for peers, the ratio peer / ``baseline``."""
-    libs: list[str] = []
-    rows: dict[tuple, dict[str, Result]] = {}
-    for r in results:
-        if r.library not in libs:
-            libs.append(r.library)
-        rows.setdefault((r.group, r.case, r.size, r.dtype), {})[r.library] = r
-    header = ["group", "case", "size", "dtype"] + libs
-    lines = [header]
-    for key, by_lib in rows.items():
-        base = by_lib.get(baseline)
-        cells = [key[0], key[1], f"{key[2]:.0e}" if key[2] >= 10_000 else str(key[2]), key[3]]
-        for lib in libs:
-            r = by_lib.get(lib)
-            if r is None:
-                cells.append("")
-            elif "missing" in r.extra:
-                cells.append("missing")
-            else:
-                cell = f"{r.ns_per_element:.3g} ns"
-                if base is not None and lib != baseline and "missing" not in base.extra and base.seconds > 0:
-                    cell += f" ({r.seconds / base.seconds:.2g}x)"
-                cells.append(cell)
-        lines.append(cells)
-    widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)
+def format_table(results: list[Result]) -> str:
+    """The rows as the report shows them: a Markdown table per group (see ``report.group_table``)."""
+    import report
+
+    return "\n\n".join(report.group_table(results, g) for g in dict.fromkeys(r.group for r in results))

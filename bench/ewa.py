@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import Result, format_table, measure, missing, optional, result  # noqa: E402
+from _harness import Result, format_table, measure, missing, optional, result, timing_options  # noqa: E402
 
 GROUP = "ewa"
 BETA = 0.9
@@ -41,55 +41,48 @@ REFERENCE_MAX = 10**5
 NAN_FRACTION = 0.1
 
 
-def _with_nans(x: np.ndarray, seed: int) -> np.ndarray:
-    """``x`` with :data:`NAN_FRACTION` of its values set to NaN at random positions (in place)."""
-    x[np.random.default_rng(seed).random(x.shape) < NAN_FRACTION] = np.nan
-    return x
-
-
 _POLARS_NOTE = {"what": "NaN given as null (nan_to_null / fill_nan(None)): null output where the input is missing"}
 _NUMBAGG_NOTE = {"what": "decays the weights through a NaN (pandas' ignore_na=False): a slightly different result"}
 
 
-def _timing_kwargs(quick: bool) -> dict:
-    return {"repeat": 3, "min_time": 0.02} if quick else {"repeat": 5, "min_time": 0.1}
-
-
-def _bench_1d(n: int, dtype: str, quick: bool, nan: bool = False) -> list[Result]:
+def _bench(case: str, x: np.ndarray, quick: bool, nan: bool) -> list[Result]:
+    """Every library on ``x`` (one series, or series down axis 0 of a 2-D array)."""
     import pandas as pd
 
     import streamopt
     from streamopt import reference
 
-    kw = _timing_kwargs(quick)
-    case = "1d-nan" if nan else "1d"
-    x = np.random.default_rng(0).normal(size=n).astype(dtype)
-    if nan:
-        x = _with_nans(x, 2)
-    rows = [
-        result(GROUP, case, "streamopt", n, dtype,
-               measure(lambda: streamopt.ewa(x, BETA, bias_correction=True), **kw)),
-        result(GROUP, case, "streamopt-uncorrected", n, dtype,
-               measure(lambda: streamopt.ewa(x, BETA), **kw)),
-    ]
-    s = pd.Series(x)
-    rows.append(result(GROUP, case, "pandas", n, dtype,
-                       measure(lambda: s.ewm(alpha=ALPHA, adjust=True, ignore_na=True).mean(), **kw)))
+    kw = timing_options(quick)
+    n, dtype = x.size, x.dtype.name
+
+    def row(library: str, fn, **extra) -> Result:
+        return result(GROUP, case, library, n, dtype, measure(fn, **kw), **extra)
+
+    rows = [row("streamopt", lambda: streamopt.ewa(x, BETA, bias_correction=True)),
+            row("streamopt-uncorrected", lambda: streamopt.ewa(x, BETA))]
+    if x.ndim == 2:
+        rows.append(row("floor", lambda: x.copy(order="K"),
+                        what="x.copy(): one read + one write of every element into a new array"))
+    frame = pd.Series(x) if x.ndim == 1 else pd.DataFrame(x, copy=False)
+    rows.append(row("pandas", lambda: frame.ewm(alpha=ALPHA, adjust=True, ignore_na=True).mean()))
     pl = optional("polars")
     if pl is None:
         rows.append(missing(GROUP, case, "polars", n, dtype))
-    else:
+    elif x.ndim == 1:
         ps = pl.Series("x", x, nan_to_null=nan)
-        rows.append(result(GROUP, case, "polars", n, dtype,
-                           measure(lambda: ps.ewm_mean(alpha=ALPHA, adjust=True, ignore_nulls=True), **kw),
-                           **_POLARS_NOTE if nan else {}))
+        rows.append(row("polars", lambda: ps.ewm_mean(alpha=ALPHA, adjust=True, ignore_nulls=True),
+                        **_POLARS_NOTE if nan else {}))
+    else:
+        pdf = pl.from_numpy(x).fill_nan(None) if nan else pl.from_numpy(x)
+        rows.append(row("polars", lambda: pdf.select(pl.all().ewm_mean(alpha=ALPHA, adjust=True, ignore_nulls=True)),
+                        **_POLARS_NOTE if nan else {}))
     nb = optional("numbagg")
     if nb is None:
         rows.append(missing(GROUP, case, "numbagg", n, dtype))
     else:
-        rows.append(result(GROUP, case, "numbagg", n, dtype,
-                           measure(lambda: nb.move_exp_nanmean(x, alpha=ALPHA), **kw), **_NUMBAGG_NOTE if nan else {}))
-    if n <= REFERENCE_MAX:
+        rows.append(row("numbagg", lambda: nb.move_exp_nanmean(x, alpha=ALPHA, axis=0),
+                        **_NUMBAGG_NOTE if nan else {}))
+    if x.ndim == 1 and n <= REFERENCE_MAX:
         rows.append(result(GROUP, case, "reference", n, dtype,
                            measure(lambda: reference.ewa(x, BETA, bias_correction_=True), repeat=3, min_time=0.01)))
     else:
@@ -97,48 +90,12 @@ def _bench_1d(n: int, dtype: str, quick: bool, nan: bool = False) -> list[Result
     return rows
 
 
-def _bench_2d(shape: tuple[int, int], order: str, dtype: str, quick: bool, nan: bool = False) -> list[Result]:
-    import pandas as pd
-
-    import streamopt
-
-    kw = _timing_kwargs(quick)
-    case = f"2d-{order}-nan" if nan else f"2d-{order}"
-    size = shape[0] * shape[1]
-    x = np.random.default_rng(1).normal(size=shape).astype(dtype)
+def _data(shape, dtype: str, seed: int, nan: bool, order: str = "C") -> np.ndarray:
+    """Normal values, with :data:`NAN_FRACTION` of them NaN at random positions when ``nan``."""
+    x = np.random.default_rng(seed).normal(size=shape).astype(dtype)
     if nan:
-        x = _with_nans(x, 3)
-    x = np.asarray(x, order=order)
-    rows = [
-        result(GROUP, case, "streamopt", size, dtype,
-               measure(lambda: streamopt.ewa(x, BETA, bias_correction=True), **kw)),
-        result(GROUP, case, "streamopt-uncorrected", size, dtype,
-               measure(lambda: streamopt.ewa(x, BETA), **kw)),
-        result(GROUP, case, "floor", size, dtype, measure(lambda: x.copy(order="K"), **kw),
-               what="x.copy(): one read + one write of every element into a new array"),
-    ]
-    df = pd.DataFrame(x, copy=False)
-    rows.append(result(GROUP, case, "pandas", size, dtype,
-                       measure(lambda: df.ewm(alpha=ALPHA, adjust=True, ignore_na=True).mean(), **kw)))
-    pl = optional("polars")
-    if pl is None:
-        rows.append(missing(GROUP, case, "polars", size, dtype))
-    else:
-        pdf = pl.from_numpy(x)
-        if nan:
-            pdf = pdf.fill_nan(None)
-        rows.append(result(GROUP, case, "polars", size, dtype, measure(
-            lambda: pdf.select(pl.all().ewm_mean(alpha=ALPHA, adjust=True, ignore_nulls=True)), **kw),
-            **_POLARS_NOTE if nan else {}))
-    nb = optional("numbagg")
-    if nb is None:
-        rows.append(missing(GROUP, case, "numbagg", size, dtype))
-    else:
-        rows.append(result(GROUP, case, "numbagg", size, dtype,
-                           measure(lambda: nb.move_exp_nanmean(x, alpha=ALPHA, axis=0), **kw),
-                           **_NUMBAGG_NOTE if nan else {}))
-    rows.append(missing(GROUP, case, "reference", size, dtype, why=f"Python loop: only up to {REFERENCE_MAX}"))
-    return rows
+        x[np.random.default_rng(seed + 2).random(x.shape) < NAN_FRACTION] = np.nan
+    return np.asarray(x, order=order)
 
 
 def run(quick: bool = False) -> list[Result]:
@@ -149,13 +106,13 @@ def run(quick: bool = False) -> list[Result]:
     results: list[Result] = []
     for dtype in dtypes:
         for n in sizes:
-            results += _bench_1d(n, dtype, quick)
+            results += _bench("1d", _data(n, dtype, 0, False), quick, False)
     for dtype in dtypes:
         for order in ("C", "F"):
-            results += _bench_2d(shape, order, dtype, quick)
-    results += _bench_1d(10**5 if quick else 10**6, "float64", quick, nan=True)
+            results += _bench(f"2d-{order}", _data(shape, dtype, 1, False, order), quick, False)
+    results += _bench("1d-nan", _data(10**5 if quick else 10**6, "float64", 0, True), quick, True)
     for order in ("C", "F"):
-        results += _bench_2d(shape, order, "float64", quick, nan=True)
+        results += _bench(f"2d-{order}-nan", _data(shape, "float64", 1, True, order), quick, True)
     return results
 
 

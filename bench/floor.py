@@ -36,10 +36,11 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from numba.extending import intrinsic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import Result, Timing, format_table, measure, result  # noqa: E402
+
+from streamopt._kernels._common import fma  # noqa: E402
 
 GROUP = "floor"
 
@@ -67,25 +68,13 @@ def _triad_parallel(a, b, c, s):
         a[i] = b[i] + s * c[i]
 
 
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a·b + c with one rounding (LLVM ``llvm.fma``): the hardware's multiply-add."""
-    if not (a == b == c):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.fma(*args)
-
-    return a(a, b, c), codegen
-
-
 @numba.njit(**_numba_options)
 def _chain(x, beta, alpha):
     # beta and alpha arrive as scalars of x's dtype, so float32 stays float32;
     # the loop-carried dependency is one fused multiply-add per element
     v = alpha - alpha
     for i in range(x.shape[0]):
-        v = _fma(beta, v, alpha * x[i])
+        v = fma(beta, v, alpha * x[i])
     return v
 
 
@@ -126,6 +115,18 @@ def _measure_triad(threads: int, n: int, repeat: int) -> Timing:
         numba.set_num_threads(previous)
 
 
+def _triad(threads: int, quick: bool) -> bool:
+    """Measure the triad with ``threads`` threads; keep it when it beats the best so far (True then)."""
+    n = TRIAD_ELEMENTS_QUICK if quick else TRIAD_ELEMENTS
+    timing = _measure_triad(threads, n, repeat=3 if quick else 7)
+    bandwidth = TRIAD_BYTES_PER_ELEMENT * n / timing.best
+    if bandwidth <= _BANDWIDTH.get(threads, 0.0):
+        return False
+    _BANDWIDTH[threads] = bandwidth
+    _BANDWIDTH_TIMING[threads] = (timing, n)
+    return True
+
+
 def bandwidth_bytes_per_second(threads: int, *, quick: bool = False) -> float:
     """Memory bandwidth in bytes per second with ``threads`` threads (best of repeats).
 
@@ -144,13 +145,8 @@ def bandwidth_bytes_per_second(threads: int, *, quick: bool = False) -> float:
         a kernel allowed several threads could always run on one).
     """
     threads = max(1, min(int(threads), all_threads()))
-    for t in sorted({1, threads}):
-        if t not in _BANDWIDTH:
-            n = TRIAD_ELEMENTS_QUICK if quick else TRIAD_ELEMENTS
-            timing = _measure_triad(t, n, repeat=3 if quick else 7)
-            _BANDWIDTH[t] = TRIAD_BYTES_PER_ELEMENT * n / timing.best
-            _BANDWIDTH_TIMING[t] = (timing, n)
-    # a kernel allowed all cores may use one: its floor is never slower than one core's
+    for t in sorted({1, threads} - set(_BANDWIDTH)):
+        _triad(t, quick)
     return max(_BANDWIDTH[1], _BANDWIDTH[threads])
 
 
@@ -165,19 +161,10 @@ def remeasure_bandwidth(*, quick: bool = False) -> bool:
     recomputes every floor from the best value.  Returns True when a bandwidth
     improved.
     """
-    improved = False
     if not _BANDWIDTH:  # nothing measured yet: measure (and keep) one core and all cores
         bandwidth_bytes_per_second(all_threads(), quick=quick)
         return True
-    for threads in sorted(_BANDWIDTH):
-        n = TRIAD_ELEMENTS_QUICK if quick else TRIAD_ELEMENTS
-        timing = _measure_triad(threads, n, repeat=3 if quick else 7)
-        bandwidth = TRIAD_BYTES_PER_ELEMENT * n / timing.best
-        if bandwidth > _BANDWIDTH[threads]:
-            _BANDWIDTH[threads] = bandwidth
-            _BANDWIDTH_TIMING[threads] = (timing, n)
-            improved = True
-    return improved
+    return any([_triad(threads, quick) for threads in sorted(_BANDWIDTH)])
 
 
 def last_level_cache_bytes() -> int | None:
@@ -204,7 +191,7 @@ def last_level_cache_bytes() -> int | None:
     return best
 
 
-def floor_ns_per_element(bytes_per_element: float, threads: int) -> float:
+def floor_ns_per_element(bytes_per_element: float, threads: int, *, quick: bool = False) -> float:
     """The bandwidth floor: nanoseconds per element of a kernel moving ``bytes_per_element``.
 
     .. math::  t_{floor} = \\frac{\\text{bytes per element}}{\\text{bandwidth}(\\text{threads})}
@@ -212,7 +199,7 @@ def floor_ns_per_element(bytes_per_element: float, threads: int) -> float:
     For example Adam in float32 reads and writes parameters, first and second
     moments and reads the gradient: 4 (2 + 2 + 2 + 1) = 28 bytes per parameter.
     """
-    return float(bytes_per_element) / bandwidth_bytes_per_second(threads) * 1e9
+    return float(bytes_per_element) / bandwidth_bytes_per_second(threads, quick=quick) * 1e9
 
 
 def chain_ns_per_element(dtype: str = "float64", *, quick: bool = False, fused: bool = True) -> float:
@@ -233,15 +220,6 @@ def chain_ns_per_element(dtype: str = "float64", *, quick: bool = False, fused: 
         _CHAIN[key] = timing.best / CHAIN_ELEMENTS * 1e9
         _CHAIN_TIMING[key] = timing
     return _CHAIN[key]
-
-
-def ewa_1d_floor_ns_per_element(dtype: str = "float64") -> float:
-    """The floor of a 1-D EWA: the slower of its latency chain and its bandwidth on one core.
-
-    A 1-D EWA reads x and writes the output: 2 · itemsize bytes per element.
-    """
-    itemsize = np.dtype(dtype).itemsize
-    return max(chain_ns_per_element(dtype), floor_ns_per_element(2 * itemsize, 1))
 
 
 def run(quick: bool = False) -> list[Result]:

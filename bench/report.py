@@ -17,11 +17,13 @@ Reading the numbers
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from _harness import Result
 
@@ -33,8 +35,6 @@ UNITS = {"ewa": "ns per value", "stream": "ns per value", "optim": "ns per param
          "train": "ns per epoch-example", "floor": "ns per element", "startup": "seconds"}
 
 BASELINE = "streamopt"
-#: streamopt's optimizer step without the finite check (what torch does: it checks nothing).
-NOCHECK = "streamopt-nocheck"
 FLOOR = "floor"
 #: Header of a script's own ``floor`` rows when the triad floor fills the floor column.
 SCRIPT_FLOOR = "floor (script)"
@@ -78,154 +78,103 @@ def script_floor_is_column(by_lib: dict[str, Result]) -> bool:
     return not measured(own) or not math.isclose(own.ns_per_element, floor_ns(by_lib), rel_tol=1e-6)
 
 
-def _fastest(by_lib: dict[str, Result], accept: Callable[[str], bool]) -> Result | None:
-    candidates = [r for lib, r in by_lib.items() if accept(lib) and measured(r)]
-    return min(candidates, key=lambda r: r.seconds) if candidates else None
+#: The speed goals (data: what each covers, its metric and bound, its text).
+GOALS_FILE = Path(__file__).with_name("goals.toml")
+_GOAL_KEYS = {"id", "text", "group", "case", "not_case", "min_size", "max_size", "baseline", "metric", "peers",
+              "at_least", "at_most"}
 
 
-def is_torch(lib: str) -> bool:
-    return lib.startswith("torch")
+def load_goals(path: Path = GOALS_FILE) -> list[dict[str, Any]]:
+    """The goals of ``path`` (see its header), checked: a typo must not silently drop a goal."""
+    with open(path, "rb") as f:
+        goals = tomllib.load(f)["goal"]
+    for g in goals:
+        where = f"{path}: goal {g.get('id')!r}"
+        if set(g) - _GOAL_KEYS or not {"id", "text", "group", "case", "metric"} <= set(g):
+            raise ValueError(f"{where}: keys {sorted(g)}; allowed {sorted(_GOAL_KEYS)}")
+        if g["metric"] not in ("peer", "floor", "seconds") or ("peers" in g) != (g["metric"] == "peer"):
+            raise ValueError(f"{where}: metric {g['metric']!r} (peer with peers, floor or seconds)")
+        if ("at_least" in g) == ("at_most" in g):
+            raise ValueError(f"{where}: give exactly one of at_least and at_most")
+    ids = [g["id"] for g in goals]
+    if len(set(ids)) < len(ids):
+        raise ValueError(f"{path}: goal ids must differ: {ids}")
+    return goals
 
 
-def is_numpy(lib: str) -> bool:
-    return lib.startswith("numpy") or lib == "reference"
-
-
-# --------------------------------------------------------------------------- goals
 @dataclass
 class Goal:
     """One goal of the suite, evaluated on the measured rows."""
 
+    id: str
     name: str
     status: str          # "met", "not met", "not evaluated"
-    measured: str        # the worst measured ratio (and where), or why it was not evaluated
+    measured: str        # the worst measured value (and where), or why it was not evaluated
     rows: int = 0        # rows the verdict is based on
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "measured": self.measured, "rows": self.rows}
+        return {"id": self.id, "name": self.name, "status": self.status, "measured": self.measured,
+                "rows": self.rows}
 
 
 def _where(key: Key) -> str:
     return f"{key[1]} {fmt_size(key[2])} {key[3]}".strip()
 
 
-def _ratio_goal(name: str, rows: dict[Key, dict[str, Result]], select: Callable[[Key], bool],
-                ratio: Callable[[dict[str, Result]], float | None], *, at_least: float | None = None,
-                at_most: float | None = None, need: str) -> Goal:
-    """Evaluate ``ratio`` on every selected row; the goal holds when the worst row satisfies the bound."""
-    values = []
-    for key, by_lib in rows.items():
-        if not select(key):
-            continue
-        base = by_lib.get(BASELINE)
-        if base is None or not measured(base):
-            continue
-        value = ratio(by_lib)
-        if value is not None and math.isfinite(value):
-            values.append((value, key))
-    if not values:
-        return Goal(name, "not evaluated", f"no rows with {need}")
-    if at_least is not None:
-        worst, key = min(values)
-        ok = worst >= at_least
-    else:
-        worst, key = max(values)
-        ok = worst <= at_most
-    best = max(values)[0] if at_least is not None else min(values)[0]
-    text = f"worst {worst:.3g}x ({_where(key)})"
-    if len(values) > 1:
-        text += f", best {best:.3g}x, {len(values)} rows"
-    text += f"; needs {'≥' if at_least is not None else '≤'} {at_least if at_least is not None else at_most:.3g}x"
-    return Goal(name, "met" if ok else "not met", text, len(values))
-
-
-def _peer_ratio(accept: Callable[[str], bool], baseline: str = BASELINE
-                ) -> Callable[[dict[str, Result]], float | None]:
-    """The fastest accepted peer's time / ``baseline``'s time (above 1: ``baseline`` is faster)."""
-    def ratio(by_lib: dict[str, Result]) -> float | None:
-        peer = _fastest(by_lib, accept)
-        base = by_lib.get(baseline)
-        if peer is None or base is None or not measured(base):
-            return None
-        return peer.seconds / base.seconds
-    return ratio
-
-
-def _floor_ratio_of(baseline: str = BASELINE) -> Callable[[dict[str, Result]], float | None]:
-    """``baseline``'s time / floor, for rows whose data do not fit in the last-level cache."""
-    def ratio(by_lib: dict[str, Result]) -> float | None:
+def _value(goal: dict[str, Any], by_lib: dict[str, Result]) -> float | None:
+    """The goal's metric on one row, or None when the row cannot say."""
+    base = by_lib.get(goal.get("baseline", BASELINE))
+    if base is None or not measured(base):
+        return None
+    if goal["metric"] == "seconds":
+        return base.seconds
+    if goal["metric"] == "floor":
         f = floor_ns(by_lib)
-        base = by_lib.get(baseline)
-        if f is None or base is None or not measured(base) or base.extra.get("in_cache"):
-            return None
-        return base.ns_per_element / f
-    return ratio
+        return None if f is None or base.extra.get("in_cache") else base.ns_per_element / f
+    peers = [r.seconds for lib, r in by_lib.items()
+             if measured(r) and any(fnmatch.fnmatchcase(lib, p) for p in goal["peers"])]
+    return min(peers) / base.seconds if peers else None
 
 
-_floor_ratio = _floor_ratio_of(BASELINE)
+def evaluate_goal(goal: dict[str, Any], rows: dict[Key, dict[str, Result]]) -> Goal:
+    """Evaluate one goal of :func:`load_goals` on every row it covers; the worst row decides."""
+    baseline = goal.get("baseline", BASELINE)
+
+    def covered(key: Key) -> bool:
+        return (key[0] == goal["group"] and fnmatch.fnmatchcase(key[1], goal["case"])
+                and not fnmatch.fnmatchcase(key[1], goal.get("not_case", "")))
+
+    name, low, high = goal["text"], goal.get("min_size", 0), goal.get("max_size", math.inf)
+    if low == "largest":
+        sizes = [k[2] for k, v in rows.items() if covered(k) and baseline in v]
+        low = max(sizes, default=0)
+        name += f" (at the largest size, {fmt_size(low)})" if sizes else " (at the largest size)"
+    values = [(v, k) for k, by_lib in rows.items() if covered(k) and low <= k[2] <= high
+              and (v := _value(goal, by_lib)) is not None and math.isfinite(v)]
+    if not values:
+        what = {"peer": " or ".join(goal.get("peers", ())), "floor": "a floor, out of cache", "seconds": "a time"}
+        return Goal(goal["id"], name, "not evaluated",
+                    f"no {goal['group']} rows '{goal['case']}' with {baseline} and {what[goal['metric']]}")
+    at_least = "at_least" in goal
+    bound = goal["at_least"] if at_least else goal["at_most"]
+    worst, key = min(values) if at_least else max(values)
+    best = (max if at_least else min)(values)[0]
+    unit = " s" if goal["metric"] == "seconds" else "x"
+    text = f"worst {worst:.3g}{unit} ({key[1] if unit == ' s' else _where(key)})"
+    if len(values) > 1:
+        text += f", best {best:.3g}{unit}, {len(values)} rows"
+    text += f"; needs {'≥' if at_least else '≤'} {bound:.3g}{unit}"
+    ok = worst >= bound if at_least else worst <= bound
+    return Goal(goal["id"], name, "met" if ok else "not met", text, len(values))
 
 
-def evaluate_goals(results: list[Result]) -> list[Goal]:
-    """The speed goals of the suite, each met / not met with the worst measured ratio.
+def evaluate_goals(results: list[Result], goals: list[dict[str, Any]] | None = None) -> list[Goal]:
+    """The speed goals (``bench/goals.toml`` unless ``goals`` is given), each met / not met / not evaluated.
 
-    A ratio goal holds when **every** measured row it covers meets it; the
-    report names the worst row.
+    A goal holds when **every** measured row it covers meets it; the report names the worst row.
     """
     rows = index(results)
-
-    def group_case(group: str, prefix: str = "", max_size: float = math.inf, min_size: float = 0):
-        return lambda k: k[0] == group and k[1].startswith(prefix) and min_size <= k[2] <= max_size
-
-    one_d = [k[2] for k, v in rows.items() if k[0] == "ewa" and k[1].startswith("1d") and BASELINE in v]
-    largest_1d = max(one_d) if one_d else 0
-    at_largest = f" (at the largest size, {fmt_size(largest_1d)})" if largest_1d else " (at the largest size)"
-    goals = [
-        _ratio_goal("EWA 2-D ≥ 2x numbagg", rows, group_case("ewa", "2d"),
-                    _peer_ratio(lambda lib: lib == "numbagg"), at_least=2.0, need="streamopt and numbagg on 2d cases"),
-        _ratio_goal("EWA 2-D ≤ 1.3x the bandwidth floor", rows, group_case("ewa", "2d"), _floor_ratio,
-                    at_most=1.3, need="streamopt and a floor on 2d cases larger than the last-level cache"),
-        _ratio_goal("EWA 1-D ≥ 1.5x numbagg" + at_largest, rows,
-                    group_case("ewa", "1d", min_size=largest_1d), _peer_ratio(lambda lib: lib == "numbagg"),
-                    at_least=1.5, need="streamopt and numbagg on 1d cases"),
-        _ratio_goal("every optimizer faster than torch's fastest CPU path at every size", rows,
-                    group_case("optim"), _peer_ratio(is_torch), at_least=1.0,
-                    need="streamopt and a torch path"),
-        _ratio_goal("every optimizer ≥ 10x torch's fastest path at ≤ 1e4 parameters", rows,
-                    group_case("optim", max_size=10_000), _peer_ratio(is_torch), at_least=10.0,
-                    need="streamopt and a torch path at ≤ 1e4 parameters"),
-        _ratio_goal("every optimizer ≤ 1.2x the bandwidth floor at 1e7 parameters", rows,
-                    group_case("optim", min_size=10_000_000), _floor_ratio, at_most=1.2,
-                    need="streamopt and a floor at ≥ 1e7 parameters larger than the last-level cache"),
-        # torch checks nothing: the same two goals for streamopt's step without the finite check
-        _ratio_goal("every optimizer faster than torch's fastest CPU path at every size, with check_finite=False",
-                    rows, group_case("optim"), _peer_ratio(is_torch, NOCHECK), at_least=1.0,
-                    need="streamopt-nocheck and a torch path"),
-        _ratio_goal("every optimizer ≤ 1.2x the bandwidth floor at 1e7 parameters, with check_finite=False", rows,
-                    group_case("optim", min_size=10_000_000), _floor_ratio_of(NOCHECK), at_most=1.2,
-                    need="streamopt-nocheck and a floor at ≥ 1e7 parameters larger than the last-level cache"),
-        _ratio_goal("experiment ≥ 40x the NumPy form", rows, group_case("train"), _peer_ratio(is_numpy),
-                    at_least=40.0, need="streamopt and the NumPy form"),
-        _ratio_goal("experiment ≥ 20x PyTorch", rows, group_case("train"), _peer_ratio(is_torch),
-                    at_least=20.0, need="streamopt and PyTorch"),
-    ]
-    goals += [  # the streaming goals of the EWA issue
-        _ratio_goal("one-value EWA.update within 1.5x of river's EWMean.update", rows,
-                    group_case("stream", "update-1"), _peer_ratio(lambda lib: lib == "river"), at_least=1 / 1.5,
-                    need="streamopt and river on update-1"),
-        _ratio_goal("EWA.update in chunks of 1,000 ≥ 100x river per value", rows,
-                    lambda k: k[0] == "stream" and k[1] == "chunk-1000", _peer_ratio(lambda lib: lib == "river"),
-                    at_least=100.0, need="streamopt and river on chunk-1000"),
-    ]
-    warm = [(r.seconds, r.case) for r in results
-            if r.group == "startup" and r.library == "warm" and r.case != "import" and measured(r)]
-    name = "warm-cache import + first call ≤ 2 s"
-    if warm:
-        worst, case = max(warm)
-        goals.append(Goal(name, "met" if worst <= 2.0 else "not met",
-                          f"worst {worst:.3g} s ({case}), {len(warm)} functions", len(warm)))
-    else:
-        goals.append(Goal(name, "not evaluated", "no warm start-up rows"))
-    return goals
+    return [evaluate_goal(g, rows) for g in (load_goals() if goals is None else goals)]
 
 
 # --------------------------------------------------------------------------- text
@@ -235,6 +184,10 @@ def fmt_size(size: int) -> str:
 
 def fmt_value(x: float) -> str:
     return f"{x:.3g}"
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def _cell(r: Result | None, base: Result | None, unit_seconds: bool) -> str:
@@ -266,9 +219,9 @@ def markdown_table(results: list[Result], group: str) -> str:
     if BASELINE in libs:
         libs.insert(0, libs.pop(libs.index(BASELINE)))
     has_floor = any(floor_ns(v) is not None for v in rows.values())
-    header = ["case", "size", "dtype", *[SCRIPT_FLOOR if lib == FLOOR else lib for lib in libs]]
+    header = ["case", "size", "dtype", *map(_label, libs)]
     header += ["floor", "vs floor"] if has_floor else []
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [_row(header), "|" + "---|" * len(header)]
     seconds = group == "startup"
     for (_, case, size, dtype), by_lib in rows.items():
         base = by_lib.get(BASELINE)
@@ -282,8 +235,15 @@ def markdown_table(results: list[Result], group: str) -> str:
             else:
                 in_cache = " (in cache)" if base.extra.get("in_cache") else ""
                 cells.append(f"{base.ns_per_element / f:.3g}x{in_cache}")
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_row(cells))
     return "\n".join(lines)
+
+
+def group_table(results: list[Result], group: str) -> str:
+    """:func:`markdown_table`, then why each missing peer was not measured (the report's and the scripts' text)."""
+    notes = sorted({f"- {r.library} at {r.case}: {r.extra['missing']}" for r in results
+                    if r.group == group and "missing" in r.extra})
+    return "\n".join([markdown_table(results, group), *(["", "Not measured:", "", *notes] if notes else [])])
 
 
 def machine_limits(results: list[Result]) -> list[str]:
@@ -361,11 +321,7 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
         if any(r.group == group for r in results):
             lines += [f"Unit: {UNITS.get(group, 'ns per element')}."
                       + (f" Ran in {info['seconds']:.0f} s." if "seconds" in info else ""), "",
-                      markdown_table(results, group)]
-            notes = sorted({f"- {r.library} at {r.case}: {r.extra['missing']}" for r in results
-                            if r.group == group and "missing" in r.extra})
-            if notes:
-                lines += ["", "Not measured:", "", *notes]
+                      group_table(results, group)]
             if before is not None:
                 table = before_after_table(before, results, group)
                 if table:
@@ -377,17 +333,13 @@ def markdown(machine: dict[str, Any], results: list[Result], groups: dict[str, d
               "Each goal is checked on every measured row it covers and judged by the worst one. Ratios are "
               "the peer's time / streamopt's (above 1: streamopt is faster), or streamopt's time / the floor; "
               "a goal without rows is 'not evaluated', never met.", ""]
-    if before is None:
-        lines += ["| goal | status | measured |", "|---|---|---|"]
-        for g in goals:
-            lines.append(f"| {g.name} | {g.status} | {g.measured} |")
-    else:
-        earlier = {g.name: g for g in evaluate_goals(before)}
-        lines += [f"| goal | status | measured | before ({before_label}) |", "|---|---|---|---|"]
-        for g in goals:
-            b = earlier.get(g.name)
-            lines.append(f"| {g.name} | {g.status} | {g.measured} | "
-                         + ("" if b is None else f"{b.status}: {b.measured}") + " |")
+    earlier = None if before is None else {g.id: g for g in evaluate_goals(before)}
+    columns = ["goal", "status", "measured", *([] if earlier is None else [f"before ({before_label})"])]
+    lines += [_row(columns), "|" + "---|" * len(columns)]
+    for g in goals:
+        b = None if earlier is None else earlier.get(g.id)
+        extra = [] if earlier is None else ["" if b is None else f"{b.status}: {b.measured}"]
+        lines.append(_row([g.name, g.status, g.measured, *extra]))
     return "\n".join(lines) + "\n"
 
 
@@ -494,7 +446,7 @@ def plot_group(results: list[Result], group: str, path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.25)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    handles, labels = {}, []
+    handles: dict[str, Any] = {}
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
@@ -539,7 +491,9 @@ def _plot_startup(rows: list[Result], path: Path, plt) -> Path:
         by_case = {r.case: r.seconds for r in rows if r.library == lib}
         ys = [i + j * height for i, c in enumerate(cases) if c in by_case]
         ax.barh(ys, [by_case[c] for c in cases if c in by_case], height=height, label=f"{lib} cache")
-    ax.axvline(2.0, ls="--", color="black", lw=1, label="goal: 2 s")
+    for goal in load_goals():
+        if goal["group"] == "startup" and goal["metric"] == "seconds":
+            ax.axvline(goal["at_most"], ls="--", color="black", lw=1, label=f"goal: {goal['at_most']:g} s")
     ax.set_yticks([i + height * (len(libs) - 1) / 2 for i in range(len(cases))], cases, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds (import + first call; 'import' alone)")

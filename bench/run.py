@@ -56,24 +56,22 @@ DEFAULT_OUT = "bench-results"
 
 
 # --------------------------------------------------------------------------- machine
-def _cpu_model() -> str:
+def _proc(path: str, *keys: str) -> str | None:
+    """The value of the first ``key: value`` line of a /proc file whose key starts with one of ``keys``."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
+        for line in Path(path).read_text().splitlines():
+            if line.lower().startswith(keys):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _memory_gb() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except (OSError, ValueError, IndexError):
-        pass
     return None
+
+
+def _load_average() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "unknown"
 
 
 def _version(dist: str) -> str:
@@ -94,21 +92,19 @@ def machine_info() -> dict[str, Any]:
         llc, threads = floor.last_level_cache_bytes(), floor.all_threads()
     except Exception:
         llc, threads = None, None
-    try:
-        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        load = "unknown"
+    memory = _proc("/proc/meminfo", "memtotal")  # "24641960 kB"
     return {
-        "cpu": _cpu_model(),
+        "cpu": _proc("/proc/cpuinfo", "model name", "hardware", "cpu model") or platform.processor()
+        or platform.machine() or "unknown",
         "last-level cache (MB)": None if llc is None else round(llc / 1024**2, 1),
         "cores": os.cpu_count(),
         "cores available": available,
         "numba threads": threads,
-        "memory (GB)": _memory_gb(),
+        "memory (GB)": None if memory is None else round(int(memory.split()[0]) / 1024**2, 1),
         "os": platform.platform(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "load average at start (1, 5, 15 min)": load,
+        "load average at start (1, 5, 15 min)": _load_average(),
         "versions": {name: _version(name) for name in VERSIONS},
     }
 
@@ -130,18 +126,32 @@ def machine_header(machine: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- floors
-def annotate_floors(results: list[Result], quick: bool) -> str | None:
-    """Fill ``extra["floor_ns_per_element"]`` on streamopt rows that state their ``bytes_per_element``.
+def _sample_bandwidth() -> None:
+    """Measure the triad once more (between groups): the floors use the best bandwidth of the run."""
+    try:
+        floor = importlib.import_module("floor")
+        if floor._BANDWIDTH:
+            floor.remeasure_bandwidth()
+    except Exception:  # the floor is optional; set_floors reports problems
+        pass
+
+
+def set_floors(results: list[Result], quick: bool) -> str | None:
+    """Measure the triad once more, then fill ``extra["floor_ns_per_element"]`` on streamopt rows
+    that state their ``bytes_per_element``, from the best bandwidth of the run.
 
     The floor is ``bytes_per_element / triad bandwidth(threads)`` (threads: the
     row's ``threads``, default all cores); with ``floor="chain"`` it is the
     serial multiply-add latency of the dtype, or the one-core bandwidth floor
-    when that is slower and the data do not fit in the last-level cache.
+    when that is slower and the data do not fit in the last-level cache (a
+    chain floor a script set itself stands).
     EWA rows (groups ``ewa`` and ``stream``) without ``bytes_per_element`` get
     the operation's minimum, read x and write the output (2 · itemsize), and a
     chain floor unless the case is ``2d`` (one series is one serial chain).
     Bandwidth rows whose bytes (size × bytes_per_element) fit in the last-level
-    cache get ``in_cache=True``: the memory floor does not bound them.
+    cache get ``in_cache=True``: the memory floor does not bound them.  The
+    floor group's triad rows show the best measurement, and a script's own
+    ``floor`` rows with ``bytes_per_element`` are recomputed from it.
     Returns an error message when the floor could not be measured.
     """
     for r in results:  # EWA's irreducible traffic when its script does not state it: read x, write out
@@ -149,75 +159,37 @@ def annotate_floors(results: list[Result], quick: bool) -> str | None:
                 and r.dtype in ("float32", "float64")):
             r.extra["bytes_per_element"] = 2 * (4 if r.dtype == "float32" else 8)
             r.extra.setdefault("floor", "bandwidth" if r.case.startswith("2d") else "chain")
-    todo = [r for r in results if r.library == "streamopt" and "bytes_per_element" in r.extra
-            and "missing" not in r.extra]
-    if not todo:
-        return None
     try:
         floor = importlib.import_module("floor")
+        if floor._BANDWIDTH:  # (the samples between groups may have raised it too)
+            floor.remeasure_bandwidth(quick=quick)
         llc = floor.last_level_cache_bytes()
-        for r in todo:
-            in_cache = llc is not None and r.size * float(r.extra["bytes_per_element"]) < llc
-            kind = r.extra.get("floor", "bandwidth")
-            if "floor_ns_per_element" in r.extra:  # the script's own floor stands
-                if kind != "chain":
-                    r.extra["in_cache"] = in_cache
-                continue
-            if kind == "chain":  # the latency holds wherever the data are; the bandwidth only out of cache
-                value = floor.chain_ns_per_element(r.dtype or "float64", quick=quick)
-                if not in_cache:
-                    floor.bandwidth_bytes_per_second(1, quick=quick)
-                    value = max(value, floor.floor_ns_per_element(float(r.extra["bytes_per_element"]), 1))
-            else:  # data that fit in the cache are not bound by the memory bandwidth: flagged
-                r.extra["in_cache"] = in_cache
-                threads = int(r.extra.get("threads") or floor.all_threads())
-                floor.bandwidth_bytes_per_second(threads, quick=quick)  # measured once, quick or full
-                value = floor.floor_ns_per_element(float(r.extra["bytes_per_element"]), threads)
-            r.extra["floor_ns_per_element"] = value
-    except Exception as exc:  # the numbers of the groups stand without a floor
-        return f"floor not computed: {type(exc).__name__}: {exc}"
-    return None
-
-
-def _sample_bandwidth() -> None:
-    """Measure the triad once more (between groups): the floors use the best bandwidth of the run."""
-    try:
-        floor = importlib.import_module("floor")
-        if floor._BANDWIDTH:
-            floor.remeasure_bandwidth()
-    except Exception:  # the floor is optional; refresh_bandwidth_floors reports problems
-        pass
-
-
-def refresh_bandwidth_floors(results: list[Result], quick: bool) -> str | None:
-    """Measure the triad again after the groups and recompute the bandwidth floors from the best value.
-
-    The floor group's triad rows then show the best measurement, and rows whose
-    floor a script computed from the first one (``floor_ns_per_element`` on
-    streamopt rows, ``floor`` rows with ``bytes_per_element``) are recomputed.
-    Returns an error message when the triad could not be measured again.
-    """
-    try:
-        floor = importlib.import_module("floor")
-        if not floor._BANDWIDTH:
-            return None
-        floor.remeasure_bandwidth(quick=quick)  # (earlier samples may have raised it too)
         for r in results:
+            bpe = r.extra.get("bytes_per_element")
             if r.group == "floor" and r.case.startswith("triad-") and r.extra.get("threads") in floor._BANDWIDTH:
-                timing, n = floor._BANDWIDTH_TIMING[r.extra["threads"]]
+                timing, _ = floor._BANDWIDTH_TIMING[r.extra["threads"]]
                 r.seconds, r.spread = timing.best, timing.spread
                 r.extra["gb_per_s"] = floor._BANDWIDTH[r.extra["threads"]] / 1e9
                 continue
-            bpe = r.extra.get("bytes_per_element")
-            if bpe is None or r.extra.get("floor") == "chain" or "missing" in r.extra:
+            if bpe is None or "missing" in r.extra or r.library not in ("streamopt", "floor") or r.group == "floor":
                 continue
-            ns = floor.floor_ns_per_element(float(bpe), int(r.extra.get("threads") or floor.all_threads()))
-            if r.library == "streamopt" and "floor_ns_per_element" in r.extra:
-                r.extra["floor_ns_per_element"] = ns
-            elif r.library == "floor" and r.group != "floor":
-                r.seconds = ns * r.size * 1e-9
-    except Exception as exc:
-        return f"floor not re-measured: {type(exc).__name__}: {exc}"
+            in_cache = llc is not None and r.size * float(bpe) < llc
+            if r.extra.get("floor") == "chain":  # the latency holds wherever the data are; the bandwidth out of cache
+                if r.library == "floor" or "floor_ns_per_element" in r.extra:
+                    continue
+                value = floor.chain_ns_per_element(r.dtype or "float64", quick=quick)
+                if not in_cache:
+                    value = max(value, floor.floor_ns_per_element(float(bpe), 1, quick=quick))
+            else:
+                threads = int(r.extra.get("threads") or floor.all_threads())
+                value = floor.floor_ns_per_element(float(bpe), threads, quick=quick)
+                if r.library == "floor":
+                    r.seconds = value * r.size * 1e-9
+                    continue
+                r.extra["in_cache"] = in_cache  # data in the cache are not bound by the memory bandwidth
+            r.extra["floor_ns_per_element"] = value
+    except Exception as exc:  # the numbers of the groups stand without a floor
+        return f"floor not computed: {type(exc).__name__}: {exc}"
     return None
 
 
@@ -234,13 +206,9 @@ def _load(module_name: str):
         return None, ("failed", f"import of bench/{module_name}.py: {type(exc).__name__}: {exc}")
 
 
-def _valid(rows: Any, group: str) -> list[Result]:
-    if not isinstance(rows, list):
-        raise TypeError(f"run() returned {type(rows).__name__}, expected a list of Result")
-    for r in rows:
-        for attr in ("group", "case", "library", "size", "dtype", "seconds", "spread", "extra"):
-            if not hasattr(r, attr):
-                raise TypeError(f"run() returned a row without {attr!r}: {r!r}")
+def _valid(rows: Any) -> list[Result]:
+    if not isinstance(rows, list) or not all(isinstance(r, Result) for r in rows):
+        raise TypeError(f"run() must return a list of Result, not {str(rows)[:200]}")
     return rows
 
 
@@ -274,16 +242,14 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
         module, problem = _load(GROUPS[group])
         if problem is None:
             try:
-                rows = _valid(module.run(quick=quick), group)
+                rows = _valid(module.run(quick=quick))
             except Exception as exc:
                 tb = traceback.format_exception(exc)
                 problem = ("failed", f"{type(exc).__name__}: {exc}")
                 echo("".join(tb[-3:]).rstrip())
             else:
                 results.extend(rows)
-                # a script may print its rows its own way (startup: seconds)
-                table = getattr(module, "format_results", format_table)
-                echo(table(rows) if rows else "(no rows)")
+                echo(format_table(rows) if rows else "(no rows)")
         seconds = time.perf_counter() - t0
         if problem is None:
             groups[group] = {"status": "ok", "seconds": seconds}
@@ -293,15 +259,12 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
         echo(f"({group}: {seconds:.1f} s)")
         if group != "floor" and not quick:
             _sample_bandwidth()
-    for floor_error in (refresh_bandwidth_floors(results, quick), annotate_floors(results, quick)):
-        if floor_error:
-            echo(floor_error)
+    floor_error = set_floors(results, quick)
+    if floor_error:
+        echo(floor_error)
     import report
 
-    try:
-        machine["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        pass
+    machine["load average at end (1, 5, 15 min)"] = _load_average()
     machine["numba threading layer"] = _threading_layer()
     machine["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "not set")
     written = report.write_report(Path(out), machine, results, groups, quick=quick, command=command,
@@ -317,12 +280,6 @@ def run_suite(*, quick: bool = False, only: Sequence[str] | None = None, out: st
 def build_parser(prog: str = "python bench/run.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return parser
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The suite's options (shared by ``python bench/run.py`` and ``streamopt bench``)."""
     parser.add_argument("--quick", action="store_true",
                         help="fewer sizes and repeats: the whole suite in under a minute")
     parser.add_argument("--only", action="append", choices=list(GROUPS), metavar="GROUP",
@@ -331,6 +288,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for results.json, report.md and the plots (default: %(default)s)")
     parser.add_argument("--compare", metavar="OLD_JSON",
                         help="results.json of an earlier run: the report shows streamopt's before/after")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,7 @@ time seen from outside (interpreter start-up included).
 function, then each case runs in new processes (best of several).
 *Cold*: each case runs once with ``NUMBA_CACHE_DIR`` pointing at a new, empty
 folder, so every kernel it needs is compiled (with ``--quick`` only for
-``ewa``; the other cold rows are reported as not measured).  A function whose
-module is not there yet is reported as missing.
+``ewa``; the other cold rows are reported as not measured).
 """
 
 from __future__ import annotations
@@ -33,36 +32,34 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import Result, Timing, missing, result  # noqa: E402
+from _harness import Result, Timing, format_table, missing, result  # noqa: E402
 
 GROUP = "startup"
 ROOT = Path(__file__).resolve().parents[1]
 
 #: case -> (resolve: imports that count as import time, data: untimed inputs, call: the timed
-#: first use, construction included).  ``find(name, *modules)`` returns the first ``module.name``
-#: that exists (``streamopt`` itself first).
+#: first use, construction included).
 CASES: dict[str, tuple[str, str, str]] = {
     "ewa": (
-        "f = find('ewa', 'streamopt.ewa')",
+        "from streamopt import ewa as f",
         "x = np.random.default_rng(0).random(1000)",
         "f(x, 0.9)",
     ),
     "EWA.update": (
-        "EWA = find('EWA', 'streamopt.ewa')",
+        "from streamopt import EWA",
         "",
         "EWA(0.9).update(1.0)",
     ),
     **{
         f"{name}.step": (
-            f"Opt = find('{name}', 'streamopt.optim')",
+            f"from streamopt import {name} as Opt",
             "p = np.zeros(100); g = np.full(100, 0.5)",
             "Opt(p, lr=0.01).step(g)",
         )
         for name in ("SGD", "Momentum", "RMSprop", "Adam")
     },
     "train": (
-        "train = find('train', 'streamopt.train'); MLP = find('MLP', 'streamopt.model'); "
-        "Adam = find('Adam', 'streamopt.optim'); moons = find('moons', 'streamopt.datasets')",
+        "from streamopt import MLP, Adam, train; from streamopt.datasets import moons",
         "X, Y = moons(64)",
         "model = MLP([2, 3, 1]); train(model, (X, Y), Adam(model.params, lr=0.01), epochs=2, batch_size=16, "
         "progress=False)",
@@ -73,33 +70,19 @@ CASES: dict[str, tuple[str, str, str]] = {
 QUICK_COLD = ("ewa",)
 
 _CHILD = r"""
-import importlib, json, sys, time
+import json, sys, time
 t0 = time.perf_counter()
 import streamopt
 t_import = time.perf_counter() - t0
 import numpy as np
 
-def find(name, *modules):
-    for module in ("streamopt",) + modules:
-        try:
-            obj = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-        if callable(obj):
-            return obj
-    raise LookupError(f"no {name} in " + ", ".join(("streamopt",) + modules))
-
 out = {"_import": t_import}
 for case, (resolve, data, call) in json.loads(sys.argv[1]).items():
-    ns = {"np": np, "find": find}
-    t1 = time.perf_counter()
+    ns = {"np": np}
     try:
+        t1 = time.perf_counter()
         exec(resolve, ns)
-    except LookupError as exc:
-        out[case] = {"missing": str(exc)}
-        continue
-    t_resolve = time.perf_counter() - t1
-    try:
+        t_resolve = time.perf_counter() - t1
         exec(data, ns)
         t2 = time.perf_counter()
         exec(call, ns)
@@ -146,9 +129,6 @@ def _rows(cache: str, imports: list[float], samples: dict[str, list[tuple[dict, 
     rows: list[Result] = []
     for case, runs in samples.items():
         first = runs[0][0]
-        if "missing" in first:
-            rows.append(missing(GROUP, case, cache, 1, why=f"not there yet ({first['missing']})"))
-            continue
         if "failed" in first:
             rows.append(missing(GROUP, case, cache, 1, why=f"failed: {first['failed']}"))
             continue
@@ -190,29 +170,5 @@ def run(quick: bool = False) -> list[Result]:
     return _rows("warm", warm_imports, warm) + _rows("cold", cold_imports, cold) + skipped
 
 
-def format_results(rows: list[Result]) -> str:
-    """A plain-text table in seconds: one row per case, a column per cache state."""
-    caches = list(dict.fromkeys(r.library for r in rows))
-    cases = list(dict.fromkeys(r.case for r in rows))
-    cell = {(r.case, r.library): r for r in rows}
-    lines = [["case", *(f"{c} cache (s)" for c in caches)]]
-    for case in cases:
-        line = [case]
-        for c in caches:
-            r = cell.get((case, c))
-            if r is None:
-                line.append("")
-            elif "missing" in r.extra:
-                line.append("missing")
-            else:
-                once = r.extra.get("repeats") == 1
-                line.append(f"{r.seconds:.3f}" + (" (1 run)" if once else f" ±{r.spread * 100:.0f}%"))
-        lines.append(line)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
-    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)
-    notes = [f"{r.case} ({r.library}): {r.extra['missing']}" for r in rows if "missing" in r.extra]
-    return table + ("\n" + "\n".join(notes) if notes else "")
-
-
 if __name__ == "__main__":
-    print(format_results(run(quick="--quick" in sys.argv)))
+    print(format_table(run(quick="--quick" in sys.argv)))

@@ -22,86 +22,44 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import Result, format_table, measure, missing, optional, result  # noqa: E402
+from _harness import Result, format_table, measure, missing, optional, result, timing_options  # noqa: E402
 
 GROUP = "stream"
 BETA = 0.9
 ALPHA = 1.0 - BETA
 
 
-def _timing_kwargs(quick: bool) -> dict:
-    return {"repeat": 3, "min_time": 0.02} if quick else {"repeat": 5, "min_time": 0.1}
-
-
-def _pandas_online(first_chunk):
-    """A pandas online EWM object, or the reason it cannot be made."""
-    import pandas as pd
-
-    try:
-        online = pd.Series(first_chunk).ewm(alpha=ALPHA).online()
-        online.mean()
-        return online, None
-    except Exception as exc:  # online() needs numba and may change between pandas versions
-        return None, f"{type(exc).__name__}: {exc}"
-
-
-def _bench_update_one(quick: bool) -> list[Result]:
+def _bench(n: int, quick: bool) -> list[Result]:
+    """``update-1`` (one float per call) when ``n`` is 1, else ``chunk-N``: one call per chunk of ``n`` values."""
     import pandas as pd
 
     from streamopt import EWA
 
-    kw = _timing_kwargs(quick)
-    rows = []
+    kw = timing_options(quick)
+    case = "update-1" if n == 1 else f"chunk-{n}"
+    x = np.full(1, 0.5) if n == 1 else np.random.default_rng(0).normal(size=n)
+    value = 0.5 if n == 1 else x  # one value: the float itself, the scalar path
     s = EWA(BETA, bias_correction=True)
-    s.update(0.0)
-    rows.append(result(GROUP, "update-1", "streamopt", 1, "float64", measure(lambda: s.update(0.5), **kw)))
-    river = optional("river")
-    if river is None:
-        rows.append(missing(GROUP, "update-1", "river", 1, "float64"))
-    else:
-        from river import stats
-
-        m = stats.EWMean(fading_factor=ALPHA)
-        rows.append(result(GROUP, "update-1", "river", 1, "float64", measure(lambda: m.update(0.5), **kw)))
-    online, why = _pandas_online([0.0, 0.0])
-    if online is None:
-        rows.append(missing(GROUP, "update-1", "pandas-online", 1, "float64", why=why))
-    else:
-        one = pd.Series([0.5])
-        rows.append(result(GROUP, "update-1", "pandas-online", 1, "float64",
-                           measure(lambda: online.mean(update=one), repeat=3, min_time=0.02)))
-    return rows
-
-
-def _bench_chunk(n: int, quick: bool) -> list[Result]:
-    import pandas as pd
-
-    from streamopt import EWA
-
-    kw = _timing_kwargs(quick)
-    case = f"chunk-{n}"
-    x = np.random.default_rng(0).normal(size=n)
-    rows = []
-    s = EWA(BETA, bias_correction=True)
-    rows.append(result(GROUP, case, "streamopt", n, "float64", measure(lambda: s.update(x), **kw)))
-    river = optional("river")
+    rows = [result(GROUP, case, "streamopt", n, "float64", measure(lambda: s.update(value), **kw))]
+    river = optional("river.stats")
     if river is None:
         rows.append(missing(GROUP, case, "river", n, "float64"))
     else:
-        from river import stats
-
-        m = stats.EWMean(fading_factor=ALPHA)
+        m = river.EWMean(fading_factor=ALPHA)
         values = x.tolist()
 
-        def river_chunk() -> None:
+        def river_chunk() -> None:  # river has no chunk API: its update, value by value
             update = m.update
             for v in values:
                 update(v)
 
-        rows.append(result(GROUP, case, "river", n, "float64", measure(river_chunk, **kw)))
-    online, why = _pandas_online(x[:2])
-    if online is None:
-        rows.append(missing(GROUP, case, "pandas-online", n, "float64", why=why))
+        rows.append(result(GROUP, case, "river", n, "float64",
+                           measure((lambda: m.update(0.5)) if n == 1 else river_chunk, **kw)))
+    try:  # online() needs numba and may change between pandas versions
+        online = pd.Series(np.zeros(2) if n == 1 else x[:2]).ewm(alpha=ALPHA).online()
+        online.mean()
+    except Exception as exc:
+        rows.append(missing(GROUP, case, "pandas-online", n, "float64", why=f"{type(exc).__name__}: {exc}"))
     else:
         chunk = pd.Series(x)
         rows.append(result(GROUP, case, "pandas-online", n, "float64",
@@ -111,10 +69,7 @@ def _bench_chunk(n: int, quick: bool) -> list[Result]:
 
 def run(quick: bool = False) -> list[Result]:
     """Time every case; ``quick`` uses fewer repeats and skips the 10^5 chunk (~10 s)."""
-    results = _bench_update_one(quick)
-    for n in ([10, 1000] if quick else [10, 1000, 100_000]):
-        results += _bench_chunk(n, quick)
-    return results
+    return [r for n in ([1, 10, 1000] if quick else [1, 10, 1000, 100_000]) for r in _bench(n, quick)]
 
 
 if __name__ == "__main__":

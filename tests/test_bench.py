@@ -11,11 +11,11 @@ import argparse
 import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, cli
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 from _harness import Result, format_table, measure, missing  # noqa: E402
@@ -50,11 +50,10 @@ def test_measure_counts_calls_and_orders_best_median():
 def test_format_table_reports_missing_peers_and_ratios():
     rows = [row("ewa", "1d", "streamopt", 1000, 1e-6), row("ewa", "1d", "pandas", 1000, 4e-6),
             missing("ewa", "1d", "polars", 1000, "float64")]
-    text = format_table(rows)
-    header, line = text.splitlines()
-    assert header.split() == ["group", "case", "size", "dtype", "streamopt", "pandas", "polars"]
-    assert "missing" in line
-    assert "1 ns" in line and "4 ns (4x)" in line
+    header, rule, line, *notes = format_table(rows).splitlines()
+    assert header == "| case | size | dtype | streamopt | pandas | polars |"
+    assert line == "| 1d | 1000 | float64 | 1 ±5% | 4 ±5% (4x) | missing |"
+    assert notes == ["", "Not measured:", "", "- polars at 1d: not installed"]
 
 
 # --------------------------------------------------------------------------- report
@@ -248,11 +247,7 @@ def test_report_before_after():
 
 
 def test_bench_command_bad_input_is_one_line_exit_2(tmp_path):
-    import subprocess
-
-    script = Path(sys.executable).parent / "streamopt"
-    proc = subprocess.run([str(script), "bench", "--quick", "--compare", str(tmp_path / "none.json"),
-                           "--out", str(tmp_path)], capture_output=True, text=True)
+    proc = cli("bench", "--quick", "--compare", tmp_path / "none.json", "--out", tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"streamopt bench: error: --compare {tmp_path / 'none.json'}: no such results.json"]
@@ -263,7 +258,6 @@ def test_startup_rows_from_child_reports():
     import startup
 
     samples = {"ewa": [({"import": 0.30, "call": 0.20}, 1.0), ({"import": 0.25, "call": 0.10}, 0.9)],
-               "train": [({"missing": "no train in streamopt"}, 0.5)],
                "SGD.step": [({"failed": "TypeError: boom"}, 0.5)]}
     rows = {r.case: r for r in startup._rows("warm", [0.30, 0.25, None], samples)}
     assert rows["import"].seconds == 0.25 and rows["import"].extra["repeats"] == 2
@@ -271,10 +265,9 @@ def test_startup_rows_from_child_reports():
     assert ewa.library == "warm" and ewa.seconds == pytest.approx(0.35)      # best import + first call
     assert ewa.extra["first_call_seconds"] == 0.10 and ewa.extra["process_seconds"] == 0.9
     assert ewa.spread == pytest.approx(0.50 / 0.35 - 1)
-    assert "not there yet" in rows["train"].extra["missing"]
     assert rows["SGD.step"].extra["missing"] == "failed: TypeError: boom"
-    text = startup.format_results(list(rows.values()))
-    assert "0.350 ±43%" in text and "train (warm): not there yet" in text
+    text = format_table(list(rows.values()))
+    assert "| ewa | 1 | – | 0.35 s ±43% |" in text and "- warm at SGD.step: failed: TypeError: boom" in text
 
 
 def test_floor_never_slower_than_one_core(monkeypatch):
@@ -303,10 +296,27 @@ def test_floors_recomputed_from_the_better_second_triad(monkeypatch):
             row("optim", "sgd", "streamopt", 10**7, 0.01, bytes_per_element=12, floor_ns_per_element=0.5),
             row("optim", "sgd", "floor", 10**7, 0.005, bytes_per_element=12),
             row("optim", "sgd", "torch-fused", 10**7, 0.01, threads=2)]
-    assert run.refresh_bandwidth_floors(rows, quick=False) is None
+    assert run.set_floors(rows, quick=False) is None
     assert rows[0].seconds == 0.5 and rows[0].extra["gb_per_s"] == pytest.approx(24.0 * n / 0.5 / 1e9)
     assert rows[1].seconds == 2.0                        # the slower second one-core triad is not kept
     ns = 12 / (24.0 * n / 0.5) * 1e9                     # 12 bytes at the second triad's bandwidth
     assert rows[2].extra["floor_ns_per_element"] == pytest.approx(ns)
     assert rows[3].seconds == pytest.approx(ns * 1e-9 * 10**7)
     assert rows[4].seconds == 0.01 and "floor_ns_per_element" not in rows[4].extra
+
+
+def test_goals_file_is_checked(tmp_path):
+    goals = report.load_goals()
+    assert len({g["id"] for g in goals}) == len(goals) == len(report.evaluate_goals([]))
+    bad = tmp_path / "goals.toml"
+    for body, message in [
+        ('[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "floor"\nat_leats = 1.0\n', "keys"),
+        ('[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "peer"\nat_least = 1.0\n', "metric"),
+        ('[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "floor"\n', "exactly one"),
+    ]:
+        bad.write_text(body, encoding="utf-8")
+        with pytest.raises(ValueError, match=f"goal 'a'.*{message}"):
+            report.load_goals(bad)
+    bad.write_text(2 * '[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "floor"\nat_most = 1\n')
+    with pytest.raises(ValueError, match="ids must differ"):
+        report.load_goals(bad)

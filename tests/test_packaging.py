@@ -8,9 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, WEATHER, cli
 
 
 def test_ci_runs_exactly_the_readme_test_command():
@@ -21,10 +19,9 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 def test_module_and_console_script_agree():
-    script = Path(sys.executable).parent / "streamopt"
-    a = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    a = cli("--version")
     b = subprocess.run([sys.executable, "-m", "streamopt", "--version"], capture_output=True, text=True, check=True)
-    assert a.stdout == b.stdout and a.stdout.startswith("streamopt ")
+    assert a.returncode == 0 and a.stdout == b.stdout and a.stdout.startswith("streamopt ")
 
 
 def test_installed_wheel_ships_the_data(tmp_path):
@@ -35,7 +32,7 @@ def test_installed_wheel_ships_the_data(tmp_path):
     (wheel,) = wheels.glob("streamopt-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         data = zf.read("streamopt/_data/seattle-weather.csv")
-    assert data == (ROOT / "data" / "seattle-weather.csv").read_bytes()
+    assert data == WEATHER.read_bytes()
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)

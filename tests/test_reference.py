@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import close
 
 from streamopt import reference as R
 
@@ -15,13 +16,13 @@ def test_ewa_bias_corrected_equals_pandas_adjusted_mean():
     x[[0, 5, 6, 50]] = np.nan
     for beta in (0.0, 0.5, 0.9, 0.98):
         expected = pd.Series(x).ewm(alpha=1 - beta, adjust=True, ignore_na=True).mean().to_numpy()
-        np.testing.assert_allclose(R.ewa(x, beta, bias_correction_=True), expected, rtol=1e-12)
+        close(R.ewa(x, beta, bias_correction_=True), expected, rtol=1e-12, scale=0.0)
 
 
 def test_ewa_constant_series_closed_form_and_nan_propagation():
     beta, c = 0.9, 3.0
     t = np.arange(1, 101)
-    np.testing.assert_allclose(R.ewa(np.full(100, c), beta), c * (1 - beta**t), rtol=1e-12)
+    close(R.ewa(np.full(100, c), beta), c * (1 - beta**t), rtol=1e-12, scale=0.0)
     x = np.ones(5)
     x[2] = np.nan
     out = R.ewa(x, 0.5, skipna=False)
@@ -35,7 +36,7 @@ def test_ewvar_equals_pandas():
     for beta in (0.5, 0.9):
         for bias in (False, True):
             expected = pd.Series(x).ewm(alpha=1 - beta, adjust=True, ignore_na=True).var(bias=bias).to_numpy()
-            np.testing.assert_allclose(R.ewvar(x, beta, bias=bias), expected, rtol=1e-9, equal_nan=True)
+            close(R.ewvar(x, beta, bias=bias), expected, rtol=1e-9, scale=0.0)
 
 
 def test_backward_matches_finite_differences():
