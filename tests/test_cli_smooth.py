@@ -527,3 +527,118 @@ def test_a_line_without_end_is_not_read_whole():
     # a quoted field's line breaks do not reset the count: one record of many short lines
     status, out, err, _ = _stream_through_smooth(head=b'x,y\n1,"' + b"0\n" * 1000, body_bytes=2 * MAX_RECORD_BYTES)
     assert status == 2 and "the record starting on line 2 is longer than 64 MiB" in err, err
+
+
+# ------------------------------------------------------------------ state file format
+#: A state file written by streamopt 0.1.0: `printf 'x,y\n1,a\n2.5,b\n,c\n4,d\n' |
+#: streamopt smooth --column x --span 3 --bias-correction --state s.json`
+STATE_0_1_0 = (
+    '{"format": "streamopt smooth state", "version": 1, "column": "x", "header": ["x", "y"], '
+    '"decay": {"span": 3.0}, "alpha": 0.5, "bias_correction": true, "skipna": true, "rows": 4, '
+    '"ewa": {"format": "streamopt.EWA", "version": 1, "alpha": "0x1.0000000000000p-1", '
+    '"beta": "0x1.0000000000000p-1", "bias_correction": true, "skipna": true, "mode": "series", '
+    '"dtype": "float64", "k": 1, "value": ["0x1.6000000000000p+1"], "count": [3]}}'
+)
+STATE_ARGS = ("--column", "x", "--span", "3", "--bias-correction")
+
+
+def test_a_state_written_by_0_1_0_still_resumes(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(STATE_0_1_0)
+    rest = ok(smooth("-", *STATE_ARGS, "--state", path, input="x,y\n5,e\n,f\n6,g\n"))
+    v = streamopt.ewa([1.0, 2.5, math.nan, 4.0, 5.0, math.nan, 6.0], span=3, bias_correction=True)
+    assert rest == f"5,e,{float(v[4])!r}\n,f,{float(v[5])!r}\n6,g,{float(v[6])!r}\n"
+    # and is rewritten in the current envelope
+    saved = json.loads(path.read_text())
+    assert saved["format"] == "streamopt.SmoothState" and saved["version"] == 2 and saved["rows"] == 7
+    assert saved["decay"] == {"span": (3.0).hex()} and set(saved) == {"format", "version", "column", "header",
+                                                                       "decay", "rows", "ewa"}
+
+
+def test_the_state_is_the_shared_envelope_and_resumes_exactly(tmp_path):
+    path = tmp_path / "s.json"
+    ok(smooth("-", "--column", "x", "--beta", "0.1", "--state", path, input="x\n0.3\n"))
+    saved = json.loads(path.read_text())
+    assert saved == {"format": "streamopt.SmoothState", "version": 2, "column": "x", "header": ["x"],
+                     "decay": {"beta": (0.1).hex()}, "rows": 1, "ewa": saved["ewa"]}
+    assert streamopt.EWA.from_state(saved["ewa"]).count == 1
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda s: s.update(version=True), "version"),
+    (lambda s: s.update(version=2.0), "version"),
+    (lambda s: s.update(version=3), "newer"),
+    (lambda s: s.update(extra=1), "'extra'"),
+    (lambda s: s.pop("rows"), "'rows'"),
+    (lambda s: s.update(rows=-1), "rows"),
+    (lambda s: s.update(rows=True), "rows"),
+    (lambda s: s.update(decay={"beta": "0.5"}), "decay"),  # exact floats only as float.hex writes them
+    (lambda s: s.update(decay={"beta": 0.5}), "decay"),
+    (lambda s: s.update(decay={"gamma": (0.5).hex()}), "decay"),
+    (lambda s: s.update(header="x"), "header"),
+    (lambda s: s.update(column=1), "column"),
+    (lambda s: s.update(ewa={"format": "streamopt.EWA"}), "corrupt"),
+    (lambda s: s.update(format="streamopt smooth state"), "version"),  # 0.1.0's name with 2's fields
+])
+def test_a_bad_state_field_is_an_error_naming_it(tmp_path, edit, fragment):
+    path = tmp_path / "s.json"
+    ok(smooth("-", "--column", "x", "--beta", "0.5", "--state", path, input="x\n1\n"))
+    state = json.loads(path.read_text())
+    edit(state)
+    path.write_text(json.dumps(state))
+    res = smooth("-", "--column", "x", "--beta", "0.5", "--state", path, input="x\n2\n")
+    one_line_error(res, str(path), fragment)
+    assert res.stdout == "" and json.loads(path.read_text()) == state  # left as it was
+
+
+def test_a_0_1_0_state_with_other_fields_is_refused(tmp_path):
+    path = tmp_path / "s.json"
+    for bad in (STATE_0_1_0.replace('"version": 1', '"version": true'),
+                STATE_0_1_0.replace('"rows": 4', '"rows": 4, "more": 1'),
+                STATE_0_1_0.replace('{"span": 3.0}', '{"span": "3"}')):
+        path.write_text(bad)
+        one_line_error(smooth("-", *STATE_ARGS, "--state", path, input="x,y\n5,e\n"), str(path), "corrupt")
+
+
+def test_the_parameter_check_is_the_ewa_s(tmp_path):
+    """A mismatch of the decay, --bias-correction or --skipna is found by EWA.load_state_dict."""
+    path = tmp_path / "s.json"
+    path.write_text(STATE_0_1_0)
+    for args, saved, given in [
+        (("--column", "x", "--alpha", "0.5"), "--span 3.0, --bias-correction", "--alpha 0.5, no --bias-correction"),
+        (("--column", "x", "--alpha", "0.5", "--bias-correction", "--no-skipna"), "--skipna", "--no-skipna"),
+        (("--column", "x", "--span", "3.0001", "--bias-correction"), "--span 3.0,", "--span 3.0001"),
+    ]:
+        one_line_error(smooth("-", *args, "--state", path, input="x,y\n5,e\n"),
+                       f"state file {path} was written with", saved, "this command has", given)
+    # the same alpha by another option is the same EWA
+    assert ok(smooth("-", "--column", "x", "--alpha", "0.5", "--bias-correction", "--state", path,
+                     input="x,y\n5,e\n")).startswith("5,e,")
+
+
+# ------------------------------------------------------------------ standard streams
+def _shell(command: str, stdin: bytes = b"x\n1\n") -> subprocess.CompletedProcess:
+    res = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, timeout=120)
+    return subprocess.CompletedProcess(res.args, res.returncode, res.stdout.decode(), res.stderr.decode())
+
+
+def test_a_full_disk_is_one_line_and_no_state_is_saved(tmp_path):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    state = tmp_path / "s.json"
+    res = _shell(f"'{SCRIPT}' smooth --column x --beta 0.5 --state '{state}' > /dev/full")
+    one_line_error(res, "cannot write output", "No space left on device")
+    assert not state.exists()  # nothing was written, so nothing is recorded
+
+
+def test_closed_standard_streams_are_one_line():
+    one_line_error(_shell(f"'{SCRIPT}' smooth --column x --beta 0.5 >&-"), "cannot write output",
+                   "standard output is closed")
+    one_line_error(_shell(f"'{SCRIPT}' smooth --column x --beta 0.5 <&-"), "<stdin>", "standard input is closed")
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    res = subprocess.run(["/bin/bash", "-c", f"'{SCRIPT}' smooth '{WEATHER}' --column wind --beta 0.5 "
+                          "--chunksize 1 | head -n 2; echo \"status ${PIPESTATUS[0]}\""],
+                         capture_output=True, text=True, timeout=120)
+    assert res.stdout.splitlines()[-1] == "status 0" and res.stderr == "", res.stderr
