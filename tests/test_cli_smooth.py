@@ -13,9 +13,9 @@ import json
 import math
 import random
 import os
+import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -469,31 +469,29 @@ def test_a_large_text_field_is_copied(tmp_path):
 def _stream_through_smooth(*, head: bytes, body_bytes: int, tail: bytes = b"") -> tuple[int, bytes, str, int]:
     """Run smooth on ``head``, then ``body_bytes`` zeros, then ``tail``, written by a generator process.
 
-    Returns (exit status, stdout, stderr, peak resident memory of smooth in bytes).  Both processes
-    are killed after 60 s.
+    Returns (exit status, stdout, stderr, peak resident memory of smooth in bytes).  smooth runs under
+    a small Python parent that reports its children's peak memory (a child forked from this test
+    process would count this process's memory too).  Every process is killed after 60 s.
     """
     code = ("import sys\nw = sys.stdout.buffer.write\nw(bytes.fromhex(sys.argv[1]))\nn = int(sys.argv[2])\n"
             "block = b'0' * 2**20\nwhile n > 0:\n    w(block[:n])\n    n -= 2**20\nw(bytes.fromhex(sys.argv[3]))\n")
+    measure = ("import resource, subprocess, sys\nstatus = subprocess.call(sys.argv[1:])\n"
+               "sys.stderr.write(f'{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+               "sys.exit(status)\n")
     gen = subprocess.Popen([sys.executable, "-c", code, head.hex(), str(body_bytes), tail.hex()],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    proc = subprocess.Popen([*COMMAND, "--column", "x", "--beta", "0.5"], stdin=gen.stdout,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", measure, *COMMAND, "--column", "x", "--beta", "0.5"],
+                            stdin=gen.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     gen.stdout.close()
-    timer = threading.Timer(60, lambda: (proc.kill(), gen.kill()))
-    timer.start()
     try:
-        out, err = proc.stdout.read(), proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)  # (not Popen.wait: wait4 also gives the child's peak memory)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        out, err = proc.communicate(timeout=60)
     finally:
-        timer.cancel()
         for p in (proc, gen):
             with suppress(OSError):
-                p.kill()
-        gen.wait(timeout=60)
-        proc.stdout.close()
-        proc.stderr.close()
-    return proc.returncode, out, err.decode(), usage.ru_maxrss * 1024
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=60)
+    err, _, peak_kib = err.decode().rstrip("\n").rpartition("\n")
+    return proc.returncode, out, err + "\n" if err else "", int(peak_kib) * 1024
 
 
 def test_a_record_of_the_longest_length_is_read():
