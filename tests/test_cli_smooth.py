@@ -593,7 +593,9 @@ def test_a_0_1_0_state_with_other_fields_is_refused(tmp_path):
     path = tmp_path / "s.json"
     for bad in (STATE_0_1_0.replace('"version": 1', '"version": true'),
                 STATE_0_1_0.replace('"rows": 4', '"rows": 4, "more": 1'),
-                STATE_0_1_0.replace('{"span": 3.0}', '{"span": "3"}')):
+                STATE_0_1_0.replace('{"span": 3.0}', '{"span": "3"}'),
+                STATE_0_1_0.replace('"skipna": true, "rows"', '"skipna": 1, "rows"'),
+                STATE_0_1_0.replace('"alpha": 0.5', '"alpha": "0.5"')):
         path.write_text(bad)
         one_line_error(smooth("-", *STATE_ARGS, "--state", path, input="x,y\n5,e\n"), str(path), "corrupt")
 

@@ -127,6 +127,7 @@ FLAG_ERRORS = [
     ("momentum --eps 1e-3", "--eps applies to --optimizer rmsprop or adam, not momentum"),
     ("rmsprop --beta1 0.5", "--beta1 applies to --optimizer adam, not rmsprop"),
     ("gd --decay-rate 2", "--decay-rate needs --decay"),
+    ("gd --samples 100000000000", "not enough memory for this run"),  # 373 GiB of points
     ("gd --interval 5", "--interval needs --decay"),
 ]
 

@@ -22,7 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
 from . import CLIError, emit, positive_int
 
@@ -149,8 +149,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 # ------------------------------------------------------------------ reading CSV
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One CSV record: where it starts, its fields, and its bytes (decoded) to write back."""
 
     line: int
@@ -293,7 +292,7 @@ class SmoothState:
 
 def _legacy(state: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
     """A state written by 0.1.0 in the current fields (its parameters are in its ``ewa`` too); else None."""
-    from ..state import StateError, excerpt
+    from ..state import StateError, excerpt, parse_bool
 
     if state.get("format") != LEGACY_FORMAT:
         return None
@@ -302,6 +301,10 @@ def _legacy(state: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
         raise StateError(f"state['version'] must be the integer 1 for a {LEGACY_FORMAT!r}, got {excerpt(version)}")
     if set(state) != LEGACY_FIELDS:
         raise StateError(f"a {LEGACY_FORMAT!r} has the fields {sorted(LEGACY_FIELDS)}, got {sorted(state)!r:.200}")
+    parse_bool("state['bias_correction']", state["bias_correction"])
+    parse_bool("state['skipna']", state["skipna"])
+    if type(state["alpha"]) is not float:
+        raise StateError(f"state['alpha'] must be a number, got {excerpt(state['alpha'])}")
     decay = state["decay"]
     if isinstance(decay, dict) and not all(type(v) is float and math.isfinite(v) for v in decay.values()):
         raise StateError(f"state['decay'] must hold a finite number, got {excerpt(decay)}")

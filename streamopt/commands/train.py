@@ -187,16 +187,19 @@ def run(args: argparse.Namespace) -> int:
             params[name] = getattr(args, name)
     if args.decay is not None:
         params["interval"] = args.interval if args.interval is not None else DEFAULT_INTERVAL[args.decay]
-    _check_values(args, params)
     params["record_every"] = 100 if args.print_every % 100 == 0 else args.print_every
     params["progress"] = args.progress
     flags = {name: _flag(name) for name in ("lr", "beta", "beta1", "beta2", "eps", "decay_rate", "interval",
                                              "epochs", "batch_size", "seed", "noise")}
     flags.update(lr0="--lr", n_samples="--samples")
     try:
+        _check_values(args, params)
         exp = _named(flags, lambda: notes_experiment(args.optimizer, **params))
     except TrainingDiverged as exc:
         raise CLIError(str(exc)) from None
+    except MemoryError as exc:
+        raise CLIError(f"not enough memory for this run ({exc}); --epochs, --samples and --hidden set its size") \
+            from None
     h = exp.history
     costs = h.cost if args.cost == "last" else h.epoch_cost
     lines = []
