@@ -26,6 +26,11 @@ DECAY_FLAGS = ("decay_rate", "interval")
 #: Epochs between decays when --interval is not given (the course's two variants).
 DEFAULT_INTERVAL = {"inverse_time": 1, "schedule": 1000}
 
+_APPLY = "\n".join(
+    f"  {', '.join('--' + f for f in flags):<25}  with --optimizer "
+    + " or ".join(o for o, names in OPTIMIZER_FLAGS.items() if set(flags) <= set(names))
+    for flags in (("beta",), ("beta1", "beta2"), ("eps",)))
+
 EPILOG = f"""\
 printed cost (--cost):
   last   the mean cost of the epoch's last mini-batch (the notes' print; default)
@@ -37,15 +42,14 @@ learning-rate decay (the course's later variant, run there with 5,000 epochs):
   As in the course, the rate computed after epoch i is used from epoch i+1 on,
   and "learning rate after epoch i" is printed with each cost.
 
-flags that apply:
-  --beta with momentum and rmsprop; --beta1, --beta2 with adam; --eps with
-  rmsprop and adam; --decay-rate and --interval with --decay.  Any other
-  combination is an error.
+flags that apply (any other combination is an error):
+{_APPLY}
+  --decay-rate, --interval   with --decay
 
 exit status:
   0 success; 2 bad arguments (one line on standard error naming the flag),
-  a diverged run, or figures that cannot be written (--plot: after the
-  results are printed).
+  a diverged run, output or figures that cannot be written (--plot: after
+  the results are printed).
 
 examples:
   streamopt train --optimizer adam
