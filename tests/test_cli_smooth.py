@@ -12,6 +12,8 @@ import io
 import json
 import math
 import random
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -388,3 +390,255 @@ def test_bad_value_in_a_later_chunk_keeps_the_earlier_chunks(tmp_path):
     assert _state_rows(state) == 4
     rest = ok(smooth(*args, input="x\n5\n6\n"))
     assert rest == "".join(f"{i + 1},{float(v[i])!r}\n" for i in range(4, 6))
+
+
+def one_line_error(res: subprocess.CompletedProcess, *fragments: str) -> str:
+    """Exit status 2 and one line on standard error holding every fragment."""
+    err = res.stderr
+    assert res.returncode == 2 and err.count("\n") == 1 and err.startswith("streamopt smooth: error: "), \
+        (res.returncode, err)
+    assert "Traceback" not in err and all(f in err for f in fragments), err
+    return err
+
+
+# ------------------------------------------------------------------ values
+def test_infinity_is_read_as_pandas_does_and_smoothed_as_the_library_does():
+    """inf / -Infinity are numbers (pandas reads them); what they do is streamopt.ewa's rule."""
+    text = "x\n1\ninf\n2\n-Infinity\n3\n+INF\n"
+    out = ok(smooth("-", "--column", "x", "--beta", "0.5", "--bias-correction", "--chunksize", "2", input=text))
+    x = pd.read_csv(io.StringIO(text))["x"].to_numpy()
+    assert x.dtype == np.float64 and np.isinf(x).sum() == 3  # pandas' reading of the column
+    np.testing.assert_array_equal(ewa_column(out, "x_ewa"), streamopt.ewa(x, 0.5, bias_correction=True))
+
+
+@pytest.mark.parametrize("value", ["1e309", "-1e309", "1" * 400])
+def test_a_number_beyond_float64_is_an_error(value):
+    res = smooth("-", "--column", "x", "--beta", "0.5", input=f"x,y\n1,a\n{value},b\n")
+    one_line_error(res, "line 3", "row 2", "'x'", "float64 range", repr(value)[:20])
+    assert res.stdout == "x,y,x_ewa\n"
+
+
+@pytest.mark.parametrize("value", ["\u0663", "\u0661\u066b\u0665", "\uff13", "0x10", "NAN", "1.5e", "\u00a01"])
+def test_only_ascii_numbers_as_pandas_reads_them(value):
+    """float() reads Arabic-Indic and full-width digits, NAN and a no-break space; pandas does not."""
+    text = f"x\n1\n{value}\n"
+    assert not pd.api.types.is_numeric_dtype(pd.read_csv(io.StringIO(text))["x"])  # pandas: not numbers
+    one_line_error(smooth("-", "--column", "x", "--beta", "0.5", input=text), "line 3", "row 2", "non-numeric",
+                   repr(value))
+
+
+def test_a_repeated_column_name_is_an_error():
+    res = smooth("-", "--column", "a", "--beta", "0.5", input="a,b,a\n1,2,3\n")
+    one_line_error(res, "'a'", "2 columns", "positions 1, 3")
+    assert res.stdout == ""
+    # another repeated name is no concern of smooth's
+    assert ok(smooth("-", "--column", "a", "--beta", "0.5", input="a,b,b\n1,2,3\n")) == "a,b,b,a_ewa\n1,2,3,0.5\n"
+
+
+# ------------------------------------------------------------------ bytes and line endings
+def test_other_columns_are_copied_byte_for_byte_crlf_included():
+    raw = b'id,note,x\r\n1,"two\r\nlines",2\r\n2,"lf\nonly",4\n3,"a\rb",6\r\n'
+    res = subprocess.run([*COMMAND, "--column", "x", "--beta", "0.5"], input=raw, capture_output=True, timeout=60)
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    v = [repr(float(a)).encode() for a in streamopt.ewa([2.0, 4.0, 6.0], 0.5)]
+    # each record as it came, its own line ending kept, plus the new field
+    assert res.stdout == (b'id,note,x,x_ewa\r\n1,"two\r\nlines",2,' + v[0] + b'\r\n2,"lf\nonly",4,' + v[1]
+                          + b'\n3,"a\rb",6,' + v[2] + b'\r\n')
+    back = pd.read_csv(io.BytesIO(res.stdout))
+    assert back["note"].tolist() == ["two\r\nlines", "lf\nonly", "a\rb"]
+
+
+def test_cr_only_line_endings_are_refused_clearly():
+    res = subprocess.run([*COMMAND, "--column", "x", "--beta", "0.5"], input=b"x,y\r1,2\r3,4\r",
+                         capture_output=True, timeout=60, text=False)
+    res = subprocess.CompletedProcess(res.args, res.returncode, res.stdout.decode(), res.stderr.decode())
+    err = one_line_error(res, "line 1", "carriage return", "LF or CRLF")
+    assert "universal-newline" not in err
+
+
+def test_a_large_text_field_is_copied(tmp_path):
+    """A 200 KB field (beyond csv's default 128 KiB field limit) in another column: pandas reads it, so do we."""
+    big = "w" * 200_000
+    text = f"x,text\n1,{big}\n2,\"{big[:-1]},\"\n"
+    out = ok(smooth("-", "--column", "x", "--beta", "0.5", input=text))
+    lines = out.splitlines()
+    v = streamopt.ewa([1.0, 2.0], 0.5)
+    assert lines == ["x,text,x_ewa", f"1,{big},{float(v[0])!r}", f"2,\"{big[:-1]},\",{float(v[1])!r}"]
+
+
+def _stream_through_smooth(*, head: bytes, body_bytes: int, tail: bytes = b"") -> tuple[int, bytes, str, int]:
+    """Run smooth on ``head``, then ``body_bytes`` zeros, then ``tail``, written by a generator process.
+
+    Returns (exit status, stdout, stderr, peak resident memory of smooth in bytes).  smooth runs under
+    a small Python parent that reports its children's peak memory (a child forked from this test
+    process would count this process's memory too).  Every process is killed after 60 s.
+    """
+    code = ("import sys\nw = sys.stdout.buffer.write\nw(bytes.fromhex(sys.argv[1]))\nn = int(sys.argv[2])\n"
+            "block = b'0' * 2**20\nwhile n > 0:\n    w(block[:n])\n    n -= 2**20\nw(bytes.fromhex(sys.argv[3]))\n")
+    measure = ("import resource, subprocess, sys\nstatus = subprocess.call(sys.argv[1:])\n"
+               "sys.stderr.write(f'{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+               "sys.exit(status)\n")
+    gen = subprocess.Popen([sys.executable, "-c", code, head.hex(), str(body_bytes), tail.hex()],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", measure, *COMMAND, "--column", "x", "--beta", "0.5"],
+                            stdin=gen.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    gen.stdout.close()
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        for p in (proc, gen):
+            with suppress(OSError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=60)
+    err, _, peak_kib = err.decode().rstrip("\n").rpartition("\n")
+    return proc.returncode, out, err + "\n" if err else "", int(peak_kib) * 1024
+
+
+def test_a_record_of_the_longest_length_is_read():
+    from streamopt.commands.smooth import MAX_RECORD_BYTES
+
+    head = b"x,y\n1,"
+    # the second record: "1," + zeros + "\n" is exactly MAX_RECORD_BYTES long
+    status, out, err, _ = _stream_through_smooth(head=head, body_bytes=MAX_RECORD_BYTES - 3, tail=b"\n")
+    assert status == 0 and err == "", err
+    assert out.startswith(b"x,y,x_ewa\n1,000") and out.endswith(b"000,0.5\n")
+    assert len(out) == len(b"x,y,x_ewa\n") + MAX_RECORD_BYTES + len(b",0.5")
+
+
+def test_a_longer_record_is_an_error_naming_the_line_and_the_limit():
+    from streamopt.commands.smooth import MAX_RECORD_BYTES
+
+    status, out, err, _ = _stream_through_smooth(head=b"x,y\n1,", body_bytes=MAX_RECORD_BYTES - 2, tail=b"\n")
+    assert status == 2 and out == b"x,y,x_ewa\n"
+    assert err == ("streamopt smooth: error: <stdin>: line 2 is longer than 64 MiB, the longest record "
+                   "smooth reads\n")
+
+
+def test_a_line_without_end_is_not_read_whole():
+    """`head -c 2G /dev/zero | streamopt smooth ...`: the memory stays bounded by the record limit."""
+    from streamopt.commands.smooth import MAX_RECORD_BYTES
+
+    body = 8 * MAX_RECORD_BYTES  # 512 MiB: read whole, it would take more than that
+    status, out, err, peak = _stream_through_smooth(head=b"x\n", body_bytes=body)
+    assert status == 2 and "line 2 is longer than 64 MiB" in err and err.count("\n") == 1
+    assert peak < body, f"peak resident memory {peak / 2**20:.0f} MiB"
+    # a quoted field's line breaks do not reset the count: one record of many short lines
+    status, out, err, _ = _stream_through_smooth(head=b'x,y\n1,"' + b"0\n" * 1000, body_bytes=2 * MAX_RECORD_BYTES)
+    assert status == 2 and "the record starting on line 2 is longer than 64 MiB" in err, err
+
+
+# ------------------------------------------------------------------ state file format
+#: A state file written by streamopt 0.1.0: `printf 'x,y\n1,a\n2.5,b\n,c\n4,d\n' |
+#: streamopt smooth --column x --span 3 --bias-correction --state s.json`
+STATE_0_1_0 = (
+    '{"format": "streamopt smooth state", "version": 1, "column": "x", "header": ["x", "y"], '
+    '"decay": {"span": 3.0}, "alpha": 0.5, "bias_correction": true, "skipna": true, "rows": 4, '
+    '"ewa": {"format": "streamopt.EWA", "version": 1, "alpha": "0x1.0000000000000p-1", '
+    '"beta": "0x1.0000000000000p-1", "bias_correction": true, "skipna": true, "mode": "series", '
+    '"dtype": "float64", "k": 1, "value": ["0x1.6000000000000p+1"], "count": [3]}}'
+)
+STATE_ARGS = ("--column", "x", "--span", "3", "--bias-correction")
+
+
+def test_a_state_written_by_0_1_0_still_resumes(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(STATE_0_1_0)
+    rest = ok(smooth("-", *STATE_ARGS, "--state", path, input="x,y\n5,e\n,f\n6,g\n"))
+    v = streamopt.ewa([1.0, 2.5, math.nan, 4.0, 5.0, math.nan, 6.0], span=3, bias_correction=True)
+    assert rest == f"5,e,{float(v[4])!r}\n,f,{float(v[5])!r}\n6,g,{float(v[6])!r}\n"
+    # and is rewritten in the current envelope
+    saved = json.loads(path.read_text())
+    assert saved["format"] == "streamopt.SmoothState" and saved["version"] == 2 and saved["rows"] == 7
+    assert saved["decay"] == {"span": (3.0).hex()} and set(saved) == {"format", "version", "column", "header",
+                                                                       "decay", "rows", "ewa"}
+
+
+def test_the_state_is_the_shared_envelope_and_resumes_exactly(tmp_path):
+    path = tmp_path / "s.json"
+    ok(smooth("-", "--column", "x", "--beta", "0.1", "--state", path, input="x\n0.3\n"))
+    saved = json.loads(path.read_text())
+    assert saved == {"format": "streamopt.SmoothState", "version": 2, "column": "x", "header": ["x"],
+                     "decay": {"beta": (0.1).hex()}, "rows": 1, "ewa": saved["ewa"]}
+    assert streamopt.EWA.from_state(saved["ewa"]).count == 1
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda s: s.update(version=True), "version"),
+    (lambda s: s.update(version=2.0), "version"),
+    (lambda s: s.update(version=3), "newer"),
+    (lambda s: s.update(extra=1), "'extra'"),
+    (lambda s: s.pop("rows"), "'rows'"),
+    (lambda s: s.update(rows=-1), "rows"),
+    (lambda s: s.update(rows=True), "rows"),
+    (lambda s: s.update(decay={"beta": "0.5"}), "decay"),  # exact floats only as float.hex writes them
+    (lambda s: s.update(decay={"beta": 0.5}), "decay"),
+    (lambda s: s.update(decay={"gamma": (0.5).hex()}), "decay"),
+    (lambda s: s.update(header="x"), "header"),
+    (lambda s: s.update(column=1), "column"),
+    (lambda s: s.update(ewa={"format": "streamopt.EWA"}), "corrupt"),
+    (lambda s: s.update(format="streamopt smooth state"), "version"),  # 0.1.0's name with 2's fields
+])
+def test_a_bad_state_field_is_an_error_naming_it(tmp_path, edit, fragment):
+    path = tmp_path / "s.json"
+    ok(smooth("-", "--column", "x", "--beta", "0.5", "--state", path, input="x\n1\n"))
+    state = json.loads(path.read_text())
+    edit(state)
+    path.write_text(json.dumps(state))
+    res = smooth("-", "--column", "x", "--beta", "0.5", "--state", path, input="x\n2\n")
+    one_line_error(res, str(path), fragment)
+    assert res.stdout == "" and json.loads(path.read_text()) == state  # left as it was
+
+
+def test_a_0_1_0_state_with_other_fields_is_refused(tmp_path):
+    path = tmp_path / "s.json"
+    for bad in (STATE_0_1_0.replace('"version": 1', '"version": true'),
+                STATE_0_1_0.replace('"rows": 4', '"rows": 4, "more": 1'),
+                STATE_0_1_0.replace('{"span": 3.0}', '{"span": "3"}'),
+                STATE_0_1_0.replace('"skipna": true, "rows"', '"skipna": 1, "rows"'),
+                STATE_0_1_0.replace('"alpha": 0.5', '"alpha": "0.5"')):
+        path.write_text(bad)
+        one_line_error(smooth("-", *STATE_ARGS, "--state", path, input="x,y\n5,e\n"), str(path), "corrupt")
+
+
+def test_the_parameter_check_is_the_ewa_s(tmp_path):
+    """A mismatch of the decay, --bias-correction or --skipna is found by EWA.load_state_dict."""
+    path = tmp_path / "s.json"
+    path.write_text(STATE_0_1_0)
+    for args, saved, given in [
+        (("--column", "x", "--alpha", "0.5"), "--span 3.0, --bias-correction", "--alpha 0.5, no --bias-correction"),
+        (("--column", "x", "--alpha", "0.5", "--bias-correction", "--no-skipna"), "--skipna", "--no-skipna"),
+        (("--column", "x", "--span", "3.0001", "--bias-correction"), "--span 3.0,", "--span 3.0001"),
+    ]:
+        one_line_error(smooth("-", *args, "--state", path, input="x,y\n5,e\n"),
+                       f"state file {path} was written with", saved, "this command has", given)
+    # the same alpha by another option is the same EWA
+    assert ok(smooth("-", "--column", "x", "--alpha", "0.5", "--bias-correction", "--state", path,
+                     input="x,y\n5,e\n")).startswith("5,e,")
+
+
+# ------------------------------------------------------------------ standard streams
+def _shell(command: str, stdin: bytes = b"x\n1\n") -> subprocess.CompletedProcess:
+    res = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, timeout=120)
+    return subprocess.CompletedProcess(res.args, res.returncode, res.stdout.decode(), res.stderr.decode())
+
+
+def test_a_full_disk_is_one_line_and_no_state_is_saved(tmp_path):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    state = tmp_path / "s.json"
+    res = _shell(f"'{SCRIPT}' smooth --column x --beta 0.5 --state '{state}' > /dev/full")
+    one_line_error(res, "cannot write output", "No space left on device")
+    assert not state.exists()  # nothing was written, so nothing is recorded
+
+
+def test_closed_standard_streams_are_one_line():
+    one_line_error(_shell(f"'{SCRIPT}' smooth --column x --beta 0.5 >&-"), "cannot write output",
+                   "standard output is closed")
+    one_line_error(_shell(f"'{SCRIPT}' smooth --column x --beta 0.5 <&-"), "<stdin>", "standard input is closed")
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    res = subprocess.run(["/bin/bash", "-c", f"'{SCRIPT}' smooth '{WEATHER}' --column wind --beta 0.5 "
+                          "--chunksize 1 | head -n 2; echo \"status ${PIPESTATUS[0]}\""],
+                         capture_output=True, text=True, timeout=120)
+    assert res.stdout.splitlines()[-1] == "status 0" and res.stderr == "", res.stderr

@@ -11,6 +11,8 @@ import argparse
 import importlib
 from pathlib import Path
 
+from . import emit, writing_into
+
 #: The topics, in order; each is a module of ``streamopt.plot`` with a
 #: ``demo(out_dir: Path, echo) -> list[Path]``.
 SECTIONS = ("ewa", "optim", "train")
@@ -24,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", default="demo-output", metavar="DIR",
-                   help="folder for the PNG files (created if missing; default: %(default)s)")
+                   help="folder for the PNG files (created if missing; default: %(default)s); a path that "
+                        "cannot be written is an error (exit status 2)")
     p.set_defaults(func=run)
 
 
@@ -32,10 +35,9 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in SECTIONS:
-        module = importlib.import_module(f"streamopt.plot.{name}")
-        for path in module.demo(out, echo=lambda line: print(line, flush=True)):
-            print(f"wrote {path}", flush=True)
+    with writing_into("--out", Path(args.out)) as out:
+        for name in SECTIONS:
+            module = importlib.import_module(f"streamopt.plot.{name}")
+            for path in module.demo(out, echo=lambda line: emit(line + "\n")):
+                emit(f"wrote {path}\n")
     return 0

@@ -4,7 +4,7 @@ The command line face of :class:`streamopt.EWA`: CSV records are read a chunk
 at a time with the :mod:`csv` module (one line at a time, so a slow producer
 is served as soon as a chunk is complete), the column is smoothed by the
 streaming EWA (bit-identical to :func:`streamopt.ewa` on the whole column,
-whatever the chunking), and each record is written back as its own text plus
+whatever the chunking), and each record is written back as its own bytes plus
 the new field.  ``DESCRIPTION`` and ``EPILOG`` below are the ``--help`` text:
 they state the output format, the resume and kill semantics and the exit
 status.
@@ -15,17 +15,20 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import math
-import os
+import re
 import sys
-import tempfile
 from contextlib import suppress
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
-from . import CLIError
+from . import CLIError, emit, positive_int
+
+#: The longest record (a line, or the lines of a quoted field with line breaks) smooth reads, in bytes:
+#: the bound on the memory a line without an end can take.
+MAX_RECORD_BYTES = 64 * 2**20
 
 DESCRIPTION = """\
 Add an exponentially weighted average column to a CSV file or stream.
@@ -36,11 +39,18 @@ C_ewa: the EWA of column C, V_t = beta*V_{t-1} + (1-beta)*x_t with V_0 = 0
 (divided by 1 - beta^t with --bias-correction).  Each chunk is written and
 flushed before the next one is read, so it works on a stream that never
 ends (use a small --chunksize for low latency).  The other columns are
-copied as the input's text, unchanged; the new values are written in the
-shortest form that reads back to the same float64, whatever the chunk size.
-Empty fields and pandas' missing-value markers (NA, NaN, null, ...) are
-missing values; a missing smoothed value is written as an empty field.
-Blank lines are skipped.
+copied as the input's bytes, unchanged (quoting and line breaks inside
+quotes included); each record keeps its line ending (LF or CRLF).  The new
+values are written in the shortest form that reads back to the same float64,
+whatever the chunk size.
+
+Values are ASCII numbers as pandas reads them (1, -2.5, .5, 1e-3, inf,
+-Infinity); +-inf is a missing value, as in streamopt.ewa and pandas.  Empty
+fields and pandas' missing-value markers (NA, NaN, null, ...) are missing
+values; a missing smoothed value is written as an empty field.  Blank lines
+are skipped.  Line endings are LF or CRLF (a file with CR-only line endings
+is refused: convert it first, e.g. with tr '\\r' '\\n').  A record may be at
+most 64 MiB long.
 """
 
 EPILOG = """\
@@ -72,9 +82,14 @@ resuming (--state PATH):
   append the new output.  Without a state file nothing is recorded: start over.
 
 exit status:
-  0 success; 2 bad arguments or bad input: one line on standard error naming
-  the column, the row (counted in this run's input, with its line number) or
-  the file.  The chunks before a bad row are written and saved in the state.
+  0 success (also when the reader of the output goes away, as with | head);
+  2 bad arguments, bad input or output that cannot be written: one line on
+  standard error naming the column, the row (counted in this run's input,
+  with its line number) or the file.  Bad input: a missing or repeated
+  column, a value that is not a number or out of the float64 range (1e309),
+  a row with the wrong number of fields, a record over 64 MiB, CR-only line
+  endings, text that is not UTF-8, an unreadable, corrupt or mismatched
+  state file.  The chunks before a bad row are written and saved in the state.
 
 examples:
   streamopt smooth weather.csv --column temp_max --beta 0.9 > smoothed.csv
@@ -90,23 +105,21 @@ MISSING = frozenset({
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 })
 
-STATE_FORMAT = "streamopt smooth state"
-STATE_VERSION = 1
+#: A number as pandas' CSV reader reads one: ASCII decimal digits, or inf / infinity in any case.
+NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)")
 
-
-def _positive_int(text: str) -> int:
-    """``--chunksize``: an integer >= 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+#: The state file: ``streamopt.state``'s envelope, kind and version.
+STATE_KIND = "SmoothState"
+STATE_VERSION = 2
+STATE_FIELDS = ("column", "header", "decay", "rows", "ewa")
+#: The format 0.1.0 wrote (``{"format": LEGACY_FORMAT, "version": 1, ...}``), still read.
+LEGACY_FORMAT = "streamopt smooth state"
+LEGACY_FIELDS = frozenset({"format", "version", "column", "header", "decay", "alpha", "bias_correction",
+                           "skipna", "rows", "ewa"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``smooth``; its argument errors are one line on standard error, exit status 2."""
+    """Register ``smooth``."""
     p = sub.add_parser(
         "smooth",
         help="add an EWA column to a CSV file or stream",
@@ -130,69 +143,96 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "every output from the first missing value on is missing")
     p.add_argument("--state", metavar="PATH",
                    help="resume from PATH if it exists; save the state there after every chunk")
-    p.add_argument("--chunksize", type=_positive_int, default=1000, metavar="N",
+    p.add_argument("--chunksize", type=positive_int, default=1000, metavar="N",
                    help="rows per chunk: read, smooth, write and flush N rows at a time (default: %(default)s)")
-
-    def one_line_error(message: str) -> None:
-        # argparse prints the usage too; bad input here is one line, as everywhere in the CLI
-        p.exit(2, f"{p.prog}: error: {message} (see '{p.prog} --help')\n")
-
-    p.error = one_line_error  # type: ignore[method-assign]
     p.set_defaults(func=run)
 
 
 # ------------------------------------------------------------------ reading CSV
+class Record(NamedTuple):
+    """One CSV record: where it starts, its fields, and its bytes (decoded) to write back."""
+
+    line: int
+    fields: list[str]
+    text: str  # the record's text without its line ending
+    end: str  # its line ending: "\n" or "\r\n" ("\n" for a last line without one)
+
+
+def _has_bare_cr(text: str) -> bool:
+    """Whether ``text`` holds a carriage return that is not part of a CRLF."""
+    return "\r" in text.replace("\r\n", "")
+
+
 class _Records:
     """The records of a CSV byte stream, read one line at a time.
 
-    Lines are decoded one by one (UTF-8, a leading BOM dropped, CRLF read as
-    LF), so a decoding error names its line, and ``csv.reader`` pulls them
-    only as it needs them (a quoted field may span lines): a record is returned
-    as soon as its last line has arrived, with its raw text, to be written
-    back unchanged.
+    Lines are decoded one by one (UTF-8, a leading BOM dropped), so a decoding
+    error names its line, and ``csv.reader`` pulls them only as it needs them
+    (a quoted field may span lines): a record is returned as soon as its last
+    line has arrived, with its text, to be written back unchanged.  A record
+    longer than :data:`MAX_RECORD_BYTES` stops the read at that many bytes.
     """
 
     def __init__(self, stream: BinaryIO, name: str) -> None:
         self._stream = stream
         self.name = name
         self.line_no = 0
+        self._start = 1
         self._raw: list[str] = []
+        self._size = 0  # bytes of the record being read
         self._reader = csv.reader(self._lines(), strict=True)
+
+    def _too_long(self, data: bytes) -> CLIError:
+        where = f"line {self.line_no} is" if self._start == self.line_no else \
+            f"the record starting on line {self._start} is"
+        hint = ("; it holds CR line breaks, and smooth reads LF or CRLF line endings"
+                if re.search(rb"\r(?!\n)", data) else "")
+        return CLIError(f"{self.name}: {where} longer than {MAX_RECORD_BYTES // 2**20} MiB, the longest "
+                        f"record smooth reads{hint}")
 
     def _lines(self) -> Iterator[str]:
         while True:
+            room = MAX_RECORD_BYTES - self._size
             try:
-                data = self._stream.readline()
+                data = self._stream.readline(room + 1)
             except OSError as exc:
                 raise CLIError(f"cannot read {self.name}: {exc.strerror or exc}") from None
             if not data:
                 return
             self.line_no += 1
+            if len(data) > room:
+                raise self._too_long(data)
+            self._size += len(data)
             try:
                 line = data.decode("utf-8")
             except UnicodeDecodeError:
                 raise CLIError(f"{self.name}: line {self.line_no} is not UTF-8 text") from None
             if self.line_no == 1 and line.startswith("\ufeff"):
                 line = line[1:]
-            if line.endswith("\r\n"):
-                line = line[:-2] + "\n"
             self._raw.append(line)
             yield line
 
-    def next(self) -> tuple[int, list[str], str] | None:
-        """``(first line number, fields, raw text without the final newline)``, or None at the end."""
+    def next(self) -> Record | None:
+        """The next record, or None at the end."""
         while True:
             self._raw.clear()
-            start = self.line_no + 1
+            self._size = 0
+            self._start = self.line_no + 1
             try:
                 fields = next(self._reader)
             except StopIteration:
                 return None
             except csv.Error as exc:
-                raise CLIError(f"{self.name}: line {start}: malformed CSV ({exc})") from None
+                text = "".join(self._raw)
+                if _has_bare_cr(text):
+                    raise CLIError(f"{self.name}: line {self._start} has a carriage return (CR) outside "
+                                   "quotes: smooth reads LF or CRLF line endings (convert CR-only line "
+                                   "endings first, e.g. with tr '\\r' '\\n')") from None
+                raise CLIError(f"{self.name}: line {self._start}: malformed CSV ({exc})") from None
             if fields:  # a blank line is no record
                 text = "".join(self._raw)
-                return start, fields, text[:-1] if text.endswith("\n") else text
+                end = "\r\n" if text.endswith("\r\n") else "\n" if text.endswith("\n") else ""
+                return Record(self._start, fields, text[: len(text) - len(end)], end or "\n")
 
 
 def _csv_field(value: str) -> str:
@@ -208,33 +248,67 @@ def _format(value: float) -> str:
 
 
 # --------------------------------------------------------------------- state file
-def _save_state(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically: temporary file in the same folder, fsync, rename."""
-    text = json.dumps(state, indent=1)
-    folder = path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise CLIError(f"cannot write state file {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise CLIError(f"cannot write state file {path}: {exc.strerror or exc}") from None
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        with suppress(OSError):
-            dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+@dataclass(frozen=True)
+class SmoothState:
+    """What ``--state`` records: the run's column, header and decay option, the rows done, the EWA."""
+
+    column: str
+    header: list[str]
+    decay: dict[str, float]
+    rows: int
+    ewa: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The state in the ``streamopt.SmoothState`` envelope (exact floats)."""
+        from ..state import envelope, hex_float
+
+        (name, value), = self.decay.items()
+        return envelope(STATE_KIND, STATE_VERSION, {
+            "column": self.column, "header": list(self.header), "decay": {name: hex_float(value)},
+            "rows": self.rows, "ewa": self.ewa,
+        })
+
+    @classmethod
+    def from_json(cls, state: Any) -> SmoothState:
+        """Read a state written by :meth:`to_json` or by 0.1.0; :class:`StateError` names a bad field."""
+        from ..state import StateError, open_envelope, parse_hex_float, parse_int
+
+        version, state = open_envelope(state, STATE_KIND, STATE_VERSION, STATE_FIELDS, legacy=_legacy)
+        column, header, decay = state["column"], state["header"], state["decay"]
+        if not isinstance(column, str):
+            raise StateError(f"state['column'] must be a string, got {column!r:.80}")
+        if not isinstance(header, list) or not header or not all(isinstance(h, str) for h in header):
+            raise StateError(f"state['header'] must be a list of strings, got {header!r:.80}")
+        if not isinstance(decay, dict) or len(decay) != 1 or next(iter(decay)) not in DECAYS:
+            raise StateError(f"state['decay'] must be one of {{{', '.join(DECAYS)}: value}}, got {decay!r:.80}")
+        (name, value), = decay.items()
+        if version == STATE_VERSION:
+            value = parse_hex_float(f"state['decay'][{name!r}]", value, finite=True)
+        if not isinstance(state["ewa"], dict):
+            raise StateError(f"state['ewa'] must be an EWA state, got {state['ewa']!r:.80}")
+        rows = parse_int("state['rows']", state["rows"], minimum=0)
+        return cls(column, header, {name: value}, rows, state["ewa"])
+
+
+def _legacy(state: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """A state written by 0.1.0 in the current fields (its parameters are in its ``ewa`` too); else None."""
+    from ..state import StateError, excerpt, parse_bool
+
+    if state.get("format") != LEGACY_FORMAT:
+        return None
+    version = state.get("version")
+    if isinstance(version, bool) or version != 1 or not isinstance(version, int):
+        raise StateError(f"state['version'] must be the integer 1 for a {LEGACY_FORMAT!r}, got {excerpt(version)}")
+    if set(state) != LEGACY_FIELDS:
+        raise StateError(f"a {LEGACY_FORMAT!r} has the fields {sorted(LEGACY_FIELDS)}, got {sorted(state)!r:.200}")
+    parse_bool("state['bias_correction']", state["bias_correction"])
+    parse_bool("state['skipna']", state["skipna"])
+    if type(state["alpha"]) is not float:
+        raise StateError(f"state['alpha'] must be a number, got {excerpt(state['alpha'])}")
+    decay = state["decay"]
+    if isinstance(decay, dict) and not all(type(v) is float and math.isfinite(v) for v in decay.values()):
+        raise StateError(f"state['decay'] must hold a finite number, got {excerpt(decay)}")
+    return 1, {key: state[key] for key in STATE_FIELDS}
 
 
 def _remove_leftovers(path: Path) -> None:
@@ -244,68 +318,66 @@ def _remove_leftovers(path: Path) -> None:
             leftover.unlink()
 
 
-def _describe(decay: dict[str, float]) -> str:
-    """The decay option as typed on the command line, e.g. ``--beta 0.9``."""
-    (name, value), = decay.items()
-    return f"--{name} {value!r}"
+def _load_state(path: Path) -> SmoothState | None:
+    """The saved state, checked field by field; None if the file does not exist."""
+    from ..state import StateError, read_json
 
-
-def _load_state(path: Path) -> dict[str, Any] | None:
-    """The saved state, checked for shape; None if the file does not exist."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return SmoothState.from_json(read_json(path))
     except FileNotFoundError:
         return None
-    except UnicodeDecodeError:
-        raise CLIError(f"state file {path} is corrupt (not UTF-8 text)") from None
     except OSError as exc:
         raise CLIError(f"cannot read state file {path}: {exc.strerror or exc}") from None
+    except (StateError, TypeError) as exc:
+        raise CLIError(f"state file {path} is corrupt ({exc})") from None
+
+
+def _save_state(path: Path, state: SmoothState) -> None:
+    """Write ``state`` to ``path`` atomically (``streamopt.state.write_json``)."""
+    from ..state import write_json
+
     try:
-        state = json.loads(text)
+        write_json(path, state.to_json())
+    except OSError as exc:
+        raise CLIError(f"cannot write state file {path}: {exc.strerror or exc}") from None
+
+
+def _options(decay: dict[str, float], bias_correction: bool, skipna: bool) -> str:
+    """The parameters as typed on the command line, e.g. ``--beta 0.9, --bias-correction, --skipna``."""
+    (name, value), = decay.items()
+    return ", ".join([f"--{name} {value!r}", "--bias-correction" if bias_correction else "no --bias-correction",
+                      "--skipna" if skipna else "--no-skipna"])
+
+
+def _resume(smoother: Any, state: SmoothState, path: Path, args: argparse.Namespace,
+            decay: dict[str, float]) -> None:
+    """Continue ``smoother`` from ``state``; a state written with other parameters is refused.
+
+    The column is smooth's own to check; the EWA parameters are compared by
+    :meth:`EWA.load_state_dict` (its ValueError names the parameter).
+    """
+    from ..ewa import EWA
+
+    if state.column != args.column:
+        raise CLIError(f"state file {path} was written with --column {state.column!r}, "
+                       f"this command has --column {args.column!r}")
+    try:
+        saved = EWA.from_state(state.ewa)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CLIError(f"state file {path} is corrupt ({exc})") from None
+    try:
+        smoother.load_state_dict(state.ewa)
     except ValueError as exc:
-        raise CLIError(f"state file {path} is corrupt (not JSON: {exc})") from None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise CLIError(f"state file {path} is not a streamopt smooth state")
-    if state.get("version") != STATE_VERSION:
-        raise CLIError(f"state file {path} has version {state.get('version')!r}, expected {STATE_VERSION}")
-    expected = {
-        "column": str, "header": list, "decay": dict, "alpha": float, "bias_correction": bool,
-        "skipna": bool, "rows": int, "ewa": dict,
-    }
-    for key, kind in expected.items():
-        value = state.get(key)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise CLIError(f"state file {path} is corrupt ({key!r} is {value!r})")
-    if state["rows"] < 0 or len(state["decay"]) != 1 or not all(isinstance(h, str) for h in state["header"]):
-        raise CLIError(f"state file {path} is corrupt")
-    return state
-
-
-def _check_state_matches(state: dict[str, Any], path: Path, args: argparse.Namespace,
-                         decay: dict[str, float], alpha: float) -> None:
-    """Refuse to continue a state written by a command with other parameters."""
-    def flag(on: bool, name: str) -> str:
-        return f"--{name}" if on else f"--no-{name}" if name == "skipna" else f"no --{name}"
-
-    saved: str | None = None
-    if state["column"] != args.column:
-        saved, given = f"--column {state['column']!r}", f"--column {args.column!r}"
-    elif state["alpha"] != alpha:
-        saved = f"{_describe(state['decay'])} (alpha={state['alpha']!r})"
-        given = f"{_describe(decay)} (alpha={alpha!r})"
-    elif state["bias_correction"] != args.bias_correction:
-        saved = flag(state["bias_correction"], "bias-correction")
-        given = flag(args.bias_correction, "bias-correction")
-    elif state["skipna"] != args.skipna:
-        saved, given = flag(state["skipna"], "skipna"), flag(args.skipna, "skipna")
-    if saved is not None:
-        raise CLIError(f"state file {path} was written with {saved}, this command has {given}")
+        raise CLIError(f"state file {path} was written with {_options(state.decay, saved.bias_correction, saved.skipna)}"
+                       f", this command has {_options(decay, args.bias_correction, args.skipna)} ({exc})") from None
 
 
 # ---------------------------------------------------------------------- command
 def _open_input(file: str) -> tuple[BinaryIO, str]:
     """The input as a binary stream, and its name for messages."""
     if file == "-":
+        if sys.stdin is None:  # started with `<&-`
+            raise CLIError("cannot read <stdin>: standard input is closed")
         return sys.stdin.buffer, "<stdin>"
     try:
         return open(file, "rb"), file
@@ -313,30 +385,62 @@ def _open_input(file: str) -> tuple[BinaryIO, str]:
         raise CLIError(f"cannot read {file}: {exc.strerror or exc}") from None
 
 
-def _parse_values(records: list[tuple[int, list[str], str]], index: int, n_fields: int,
-                  column: str, name: str, first_row: int) -> list[float]:
-    """The column's values in a chunk of records, exactly as ``float`` reads them; missing → NaN.
+def _column_index(header: list[str], column: str, name: str) -> int:
+    """The position of ``column`` in ``header``: it must be there exactly once, and ``column_ewa`` not at all."""
+    positions = [i for i, h in enumerate(header) if h == column]
+    if not positions:
+        shown = ", ".join(repr(h) for h in header[:20]) + (", ..." if len(header) > 20 else "")
+        raise CLIError(f"{name}: no column {column!r} in the header (columns: {shown})")
+    if len(positions) > 1:
+        raise CLIError(f"{name}: the header has {len(positions)} columns named {column!r} (positions "
+                       f"{', '.join(str(i + 1) for i in positions)}): --column must name exactly one")
+    if f"{column}_ewa" in header:
+        raise CLIError(f"{name}: the input already has a column {column + '_ewa'!r}")
+    return positions[0]
 
-    A record with the wrong number of fields or a non-numeric value stops the
-    run (:class:`CLIError` naming the line, the row, the column and the value).
+
+def parse_value(text: str) -> float:
+    """A field as a number, the way pandas reads a CSV number; missing markers and ±inf are NaN/±inf.
+
+    Raises ValueError (not a number, or a finite number beyond the float64
+    range, which ``float`` would turn into inf).
+
+    >>> parse_value(" -2.5e1 "), parse_value("NA"), parse_value("-Infinity")
+    (-25.0, nan, -inf)
+    >>> parse_value("\\u0663")  # ARABIC-INDIC DIGIT THREE: float() reads it, pandas does not
+    Traceback (most recent call last):
+    ValueError: not a number
+    """
+    text = text.strip(" \t")
+    if text in MISSING:
+        return math.nan
+    if NUMBER.fullmatch(text) is None:
+        raise ValueError("not a number")
+    value = float(text)
+    if math.isinf(value) and text.lstrip("+-")[0] not in "iI":
+        raise ValueError("out of the float64 range")
+    return value
+
+
+def _parse_values(records: list[Record], index: int, n_fields: int, column: str, name: str,
+                  first_row: int) -> list[float]:
+    """The column's values in a chunk of records (:func:`parse_value`).
+
+    A record with the wrong number of fields or a bad value stops the run
+    (:class:`CLIError` naming the line, the row, the column and the value).
     """
     values = []
-    for offset, (line, fields, _) in enumerate(records):
-        row = first_row + offset
+    for row, record in enumerate(records, start=first_row):
+        fields = record.fields
         if len(fields) != n_fields:
-            raise CLIError(f"{name}: line {line} (row {row}) has {len(fields)} field{'s' * (len(fields) != 1)}, "
-                           f"the header has {n_fields}")
-        text = fields[index].strip()
-        if text in MISSING:
-            values.append(math.nan)
-            continue
+            raise CLIError(f"{name}: line {record.line} (row {row}) has {len(fields)} "
+                           f"field{'s' * (len(fields) != 1)}, the header has {n_fields}")
         try:
-            if "_" in text:  # float() accepts 1_000, CSV readers do not
-                raise ValueError(text)
-            values.append(float(text))
-        except ValueError:
-            raise CLIError(f"{name}: line {line} (row {row}): column {column!r} has a non-numeric value "
-                           f"{fields[index]!r}") from None
+            values.append(parse_value(fields[index]))
+        except ValueError as exc:
+            what = "a non-numeric value" if str(exc) == "not a number" else "a value out of the float64 range"
+            raise CLIError(f"{name}: line {record.line} (row {row}): column {column!r} has {what} "
+                           f"{fields[index][:80]!r}") from None
     return values
 
 
@@ -350,60 +454,44 @@ def run(args: argparse.Namespace) -> int:
     """
     import numpy as np
 
-    from .._checks import resolve_alpha
     from ..ewa import EWA
 
     decay = {name: getattr(args, name) for name in DECAYS if getattr(args, name) is not None}
     try:
-        alpha = resolve_alpha(**decay)
         smoother = EWA(**decay, bias_correction=args.bias_correction, skipna=args.skipna)
     except (TypeError, ValueError) as exc:
-        raise CLIError(f"{_describe(decay)}: {exc}") from None
+        (option, value), = decay.items()
+        raise CLIError(f"--{option} {value!r}: {exc}") from None
 
     state_path = Path(args.state) if args.state is not None else None
     state = _load_state(state_path) if state_path is not None else None
     if state_path is not None and state_path.parent.is_dir():
         _remove_leftovers(state_path)
     if state is not None:
-        _check_state_matches(state, state_path, args, decay, alpha)
-        try:
-            smoother.load_state_dict(state["ewa"])
-        except (TypeError, ValueError, KeyError) as exc:
-            raise CLIError(f"state file {state_path} is corrupt ({exc})") from None
+        _resume(smoother, state, state_path, args, decay)
     elif state_path is not None and not state_path.parent.is_dir():
         raise CLIError(f"cannot write state file {state_path}: no folder {str(state_path.parent)!r}")
 
+    csv.field_size_limit(MAX_RECORD_BYTES)  # a field is no longer than its record (csv's default: 128 KiB)
     stream, name = _open_input(args.file)
-    out = sys.stdout
-    if hasattr(out, "reconfigure"):
-        out.reconfigure(encoding="utf-8")
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
     try:
         records = _Records(stream, name)
         first = records.next()
         if first is None:
             raise CLIError(f"{name}: the input is empty (a CSV header line is expected)")
-        _, header, header_text = first
-        if args.column not in header:
-            shown = ", ".join(repr(h) for h in header[:20]) + (", ..." if len(header) > 20 else "")
-            raise CLIError(f"{name}: no column {args.column!r} in the header (columns: {shown})")
-        new_column = f"{args.column}_ewa"
-        if new_column in header:
-            raise CLIError(f"{name}: the input already has a column {new_column!r}")
-        if state is not None and state["header"] != header:
+        header = first.fields
+        index = _column_index(header, args.column, name)
+        if state is not None and state.header != header:
             raise CLIError(f"{name}: the header differs from the one recorded in state file {state_path}")
-        index = header.index(args.column)
-        rows = state["rows"] if state is not None else 0
+        rows = state.rows if state is not None else 0
 
         def save() -> None:
-            _save_state(state_path, {
-                "format": STATE_FORMAT, "version": STATE_VERSION, "column": args.column, "header": header,
-                "decay": decay, "alpha": alpha, "bias_correction": args.bias_correction,
-                "skipna": args.skipna, "rows": rows, "ewa": smoother.state_dict(),
-            })
+            _save_state(state_path, SmoothState(args.column, header, decay, rows, smoother.state_dict()))
 
         if state is None:
-            out.write(f"{header_text},{_csv_field(new_column)}\n")
-            out.flush()
+            emit(f"{first.text},{_csv_field(args.column + '_ewa')}{first.end}")
             if state_path is not None:
                 save()
         row_in_input = 1
@@ -413,12 +501,11 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             values = _parse_values(chunk, index, len(header), args.column, name, row_in_input)
             smoothed = smoother.update(np.array(values, dtype=np.float64))
-            out.write("".join(f"{text},{_format(v)}\n" for (_, _, text), v in zip(chunk, smoothed.tolist())))
-            out.flush()
+            emit("".join(f"{r.text},{_format(v)}{r.end}" for r, v in zip(chunk, smoothed.tolist())))
             rows += len(chunk)
             row_in_input += len(chunk)
             if state_path is not None:
                 save()
     finally:
-        if stream is not sys.stdin.buffer:
+        if args.file != "-":
             stream.close()
