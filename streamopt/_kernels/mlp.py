@@ -21,32 +21,66 @@ blocks of 128), the same bits as ``np.sum``; the gradient's sums over the
 examples are vectorised dot products (:func:`vec_dot`).
 
 The kernels here allocate nothing, so they are compiled without reference
-counting (:data:`.legacy_rng.jit_uncounted`).
+counting (:data:`._common.jit_uncounted`).
 
 Numba's on-disk cache keys each kernel on its own file only, while :func:`train_epochs`
-compiles the shuffle of :mod:`.legacy_rng` and the steps of :mod:`.optim` into
-its own machine code: :mod:`streamopt._kernels` therefore drops the whole cache
+compiles the shuffle of :mod:`.legacy_rng` and the optimizer step of :mod:`.optim`
+into its own machine code: :mod:`streamopt._kernels` therefore drops the whole cache
 whenever any kernel source changes.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from ._common import jit, jit_uncounted, one_minus_beta_pow
+import numpy as np
+
+from ._common import jit, jit_uncounted
 from .legacy_rng import seed4, shuffle_seeded
-from .optim import adam_step, momentum_step, rmsprop_step, sgd_step
+from .optim import step
 
-#: Optimizer codes understood by :func:`train_epochs`.
-SGD, MOMENTUM, RMSPROP, ADAM = 0, 1, 2, 3
 
-#: Slots of the ``hyper`` array (float64) handed to :func:`train_epochs`.
-H_BETA, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
-HYPER_SIZE = 5
+class Data(NamedTuple):
+    """The examples and how the epochs walk them."""
 
-#: Slots of the ``flags`` array (bool) handed to :func:`train_epochs`.
-F_SUM_FORM, F_NESTEROV, F_CENTERED, F_DECOUPLED, F_AMSGRAD = 0, 1, 2, 3, 4
-FLAGS_SIZE = 5
+    X: np.ndarray  # (n_0, m) inputs, examples as columns
+    Y: np.ndarray  # (n_L, m) targets
+    seed: int  # epoch e shuffles with RandomState(seed + 1 + e)
+    batch_size: int
+
+
+class Net(NamedTuple):
+    """The model: the flat parameter buffer and its layout (see the module docstring)."""
+
+    flat: np.ndarray
+    dims: np.ndarray
+    w_off: np.ndarray
+    b_off: np.ndarray
+
+
+class Workspace(NamedTuple):
+    """Scratch of the training loop: one batch's buffers, then four epochs' shuffles."""
+
+    g: np.ndarray  # gradient, the layout of ``flat``
+    xb: np.ndarray  # the batch's inputs (n_0 × capacity)
+    yb: np.ndarray  # the batch's targets (n_L × capacity)
+    act: np.ndarray  # activations, at ``a_base``
+    a_base: np.ndarray
+    dz: np.ndarray  # 2·max(n_l)·capacity values
+    tmp: np.ndarray  # n_L·capacity values (the cost's terms)
+    perms: np.ndarray  # 4 × m int64: four epochs' permutations
+    rng_states: np.ndarray  # 4 × STATE_SIZE uint64
+    tempered: np.ndarray  # 624 uint64
+
+
+class Records(NamedTuple):
+    """Where the recorded costs go: index e // every for the epochs e with e % every == 0."""
+
+    every: int
+    last: np.ndarray  # mean cost of the epoch's last batch
+    mean: np.ndarray  # the epoch's average cost per example
+
 
 _BLOCK = 128
 
@@ -336,59 +370,40 @@ def _gather(X, Y, perm, start, nb, xb, yb):
 
 
 @jit_uncounted
-def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
-    """Step number t + 1 of the optimizer ``kind`` on ``flat``; returns t + 1.
-
-    The update rules are the kernels of :mod:`streamopt._kernels.optim`
-    (buffers: momentum v; RMSprop s, ḡ; Adam m, v, v_max)."""
-    t += 1
-    if kind == SGD:
-        sgd_step(flat, g, lr)
-    elif kind == MOMENTUM:
-        momentum_step(flat, g, buf0, lr, hyper[H_BETA], flags[F_SUM_FORM], flags[F_NESTEROV])
-    elif kind == RMSPROP:
-        rmsprop_step(flat, g, buf0, buf1, lr, hyper[H_BETA], hyper[H_EPS], flags[F_CENTERED])
-    else:
-        c1 = one_minus_beta_pow(1.0 - hyper[H_BETA1], t)
-        c2 = one_minus_beta_pow(1.0 - hyper[H_BETA2], t)
-        adam_step(flat, g, buf0, buf1, buf2, lr, hyper[H_BETA1], hyper[H_BETA2], hyper[H_EPS],
-                  c1, c2, hyper[H_WEIGHT_DECAY], flags[F_DECOUPLED], flags[F_AMSGRAD])
-    return t
-
-
-@jit_uncounted
-def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
-                 flat, dims, w_off, b_off, a_base,
-                 kind, buf0, buf1, buf2, hyper, flags, t,
-                 g, xb, yb, act, dz, tmp, perms, rng_states, tempered, rec_last, rec_mean):
+def train_epochs(data, e_start, lrs, net, opt, t, work, rec):
     """Epochs e_start … e_start + lrs.size − 1 of the notes' mini-batch training.
+
+    ``data`` is a :class:`Data`, ``net`` a :class:`Net`, ``opt`` an
+    :class:`~streamopt._kernels.optim.OptimizerArgs`, ``work`` a
+    :class:`Workspace` and ``rec`` a :class:`Records`.
 
     Epoch e shuffles the m columns of X, Y with ``RandomState(seed + 1 + e)``'s
     permutation, cuts it into consecutive batches of ``batch_size`` (the last
-    one smaller) and, for each batch, runs forward, backward and one update of
-    ``flat`` by the optimizer ``kind`` with learning rate ``lrs[e − e_start]``.
-    On epochs with e % record_every == 0 it also sums the cost and stores, at
-    index e // record_every, the mean cost of the last batch in ``rec_last``
-    and the epoch's average cost per example in ``rec_mean``.
-
-    The permutations are drawn four epochs at a time (``perms``: 4 × m int64,
-    ``rng_states``: 4 × STATE_SIZE uint64, ``tempered``: 624 uint64 scratch).
+    one smaller) and, for each batch, runs forward, backward and one optimizer
+    step (:func:`streamopt._kernels.optim.step`) with learning rate
+    ``lrs[e − e_start]``.  On epochs with e % rec.every == 0 it also sums the
+    cost and stores, at index e // rec.every, the mean cost of the last batch
+    in ``rec.last`` and the epoch's average cost per example in ``rec.mean``.
+    The permutations are drawn four epochs at a time.
 
     ``t`` is the optimizer's step count before the first step (Adam's bias
     corrections use it).  Returns (t, bad): the step count after the last
     step taken and −1, or the epoch at which a gradient or a recorded cost
     stopped being finite (training stops there, before the bad update).
     """
+    X, Y, batch_size = data.X, data.Y, data.batch_size
+    flat, dims, w_off, b_off = net.flat, net.dims, net.w_off, net.b_off
+    g, xb, yb, act, a_base, dz, tmp = work.g, work.xb, work.yb, work.act, work.a_base, work.dz, work.tmp
     m = X.shape[1]
     e_stop = e_start + lrs.size
     for e4 in range(e_start, e_stop, 4):
-        s = seed + 1 + e4
-        seed4(rng_states, s, s + 1, s + 2, s + 3)
+        s = data.seed + 1 + e4
+        seed4(work.rng_states, s, s + 1, s + 2, s + 3)
         for e in range(e4, min(e4 + 4, e_stop)):
-            perm = perms[e - e4]
-            shuffle_seeded(rng_states[e - e4], tempered, perm)
+            perm = work.perms[e - e4]
+            shuffle_seeded(work.rng_states[e - e4], work.tempered, perm)
             lr = lrs[e - e_start]
-            record = e % record_every == 0
+            record = e % rec.every == 0
             total = 0.0
             last = 0.0
             for start in range(0, m, batch_size):
@@ -401,11 +416,12 @@ def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
                     last = c / nb
                 if not backward(xb, yb, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
                     return t, e
-                t = _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t)
+                t += 1
+                step(opt.kind, flat, g, opt.b0, opt.b1, opt.b2, lr, opt.hyper, opt.flags, t)
             if record:
-                r = e // record_every
-                rec_last[r] = last
-                rec_mean[r] = total / m
+                r = e // rec.every
+                rec.last[r] = last
+                rec.mean[r] = total / m
                 if not (math.isfinite(last) and math.isfinite(total)):
                     return t, e
     return t, -1

@@ -46,8 +46,8 @@ BOWL_START = (-4.5, 1.0)
 def schedules_figure(lr0: float = 0.1, epochs: int = 100, course_epochs: int = 5000) -> Figure:
     """Learning rate against epoch for every schedule in :mod:`streamopt.schedules`.
 
-    Left: the notes' per-epoch forms from ``lr0`` — 1/(1 + 0.1·epoch)·α₀,
-    0.95^epoch·α₀, 1/√epoch·α₀ and a staircase.  Right: the course's
+    Left: the notes' per-epoch forms from ``lr0`` — 1/(1 + 0.1·epoch)·η₀,
+    0.95^epoch·η₀, 1/√epoch·η₀ and a staircase.  Right: the course's
     ``inverse_time(lr0, 1, interval=1000)`` (the rate drops every 1000 epochs)
     against the same decay applied every epoch.
     """
@@ -64,8 +64,8 @@ def schedules_figure(lr0: float = 0.1, epochs: int = 100, course_epochs: int = 5
         left.plot(n, [s(int(k)) for k in n], label=label, color=color,
                   drawstyle="steps-post" if label.startswith("piecewise") else "default")
     left.set_xlabel("epoch")
-    left.set_ylabel("learning rate α")
-    left.set_title(f"per-epoch decay from α₀ = {lr0:g}")
+    left.set_ylabel("learning rate η")
+    left.set_title(f"per-epoch decay from η₀ = {lr0:g}")
     left.set_ylim(0, lr0 * 1.05)
     left.legend(frameon=False)
     left.grid(alpha=0.3)
@@ -79,7 +79,7 @@ def schedules_figure(lr0: float = 0.1, epochs: int = 100, course_epochs: int = 5
                label="inverse_time(decay_rate=1), every epoch")
     right.set_yscale("log")
     right.set_xlabel("epoch")
-    right.set_ylabel("learning rate α (log scale)")
+    right.set_ylabel("learning rate η (log scale)")
     right.set_title("the course's scheduled decay: a step every 1000 epochs")
     right.legend(frameon=False, loc="center right")
     right.grid(alpha=0.3)
@@ -105,10 +105,10 @@ def optimizer_paths(steps: int = 60, start: tuple[float, float] = BOWL_START) ->
     """The paths of GD, Momentum, RMSprop and Adam on :func:`bowl` from ``start``.
 
     Each is computed with the package's optimizer on a 2-element parameter
-    array: GD and Momentum (the notes' form, β = 0.9) share α = 0.038, for
+    array: GD and Momentum (the notes' form, β = 0.9) share η = 0.038, for
     which GD's step across the steep direction overshoots (factor
-    1 − α·c = −0.9 per step: the zig-zag) while it creeps along the gentle
-    one (factor 1 − α·a = 0.962); RMSprop (β = 0.9) and Adam use α = 0.1.  Returns name → array of shape (steps + 1, 2).
+    1 − η·c = −0.9 per step: the zig-zag) while it creeps along the gentle
+    one (factor 1 − η·a = 0.962); RMSprop (β = 0.9) and Adam use η = 0.1.  Returns name → array of shape (steps + 1, 2).
     """
     curv = np.array(BOWL_CURVATURE)
 
@@ -177,10 +177,10 @@ def _plateau_grad(p):
 def descent_path(surface: str, steps: int | None = None, lr: float | None = None) -> np.ndarray:
     """Gradient descent (the package's :class:`~streamopt.SGD`) on the saddle or the plateau.
 
-    ``"saddle"``: f = x² − y² from (1.5, 0.001), α = 0.05: the path runs to the
+    ``"saddle"``: f = x² − y² from (1.5, 0.001), η = 0.05: the path runs to the
     saddle point along x, lingers where the gradient vanishes, and leaves
     along y only as the tiny y offset grows.  ``"plateau"``:
-    f = 1 − exp(−(x² + y²)/2) from (3.2, 1.6), α = 1: the gradient on the flat
+    f = 1 − exp(−(x² + y²)/2) from (3.2, 1.6), η = 1: the gradient on the flat
     rim is about 0.01, so many steps pass before the descent into the well.
     ``steps`` defaults to 75 (saddle) and 70 (plateau).  Returns an array of
     shape (steps + 1, 2).
