@@ -83,8 +83,8 @@ __all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "Rule", "Hyper", "
 #: time both kernels around it).
 PARALLEL_MIN_BYTES = 6 * 1024 * 1024
 
-#: Largest step count ``t`` a state may hold: up to 2**53 every count is exact
-#: as a float, which is how Adam's bias corrections take it.
+#: Step counts ``t`` stay below this: the kernels keep t as a float64, exact
+#: below 2**53 (and Adam's bias corrections take it as a float).
 MAX_T = 2**53
 
 #: Version of the ``state_dict`` / ``save`` format (0.1.0 wrote version 1).
@@ -126,10 +126,9 @@ class Hyper:
     name : str
         Its name, as the class's keyword argument and in ``opt.hyper``.
     kind : {"real", "switch", "choice"}
-        A real number (the kernel takes it from the ``hyper`` float64 array;
-        saved as a ``float.hex`` string), a bool (from the ``flags`` array;
-        saved as a JSON boolean) or one of ``choices`` (the kernel takes the
-        switch ``value == choices[1]``; saved as the string).
+        A real number (saved as a ``float.hex`` string), a bool (the kernel
+        takes 1.0 or 0.0; saved as a JSON boolean) or one of ``choices`` (the
+        kernel takes the switch ``value == choices[1]``; saved as the string).
     check : callable, optional
         For a real: ``check(value, where) -> float``, raising on a bad value
         with ``where`` as its name (the order of :mod:`streamopt._checks`).
@@ -158,11 +157,6 @@ class Hyper:
         """The name of the kernel argument that takes this hyper-parameter."""
         return self.arg or self.name
 
-    @property
-    def is_real(self) -> bool:
-        """True for a real (in the kernel's ``hyper`` array), False for a switch or choice (``flags``)."""
-        return self.kind == "real"
-
     def parse(self, where: str, value: Any) -> Any:
         """``value`` validated (a float, a bool or one of ``choices``); errors call it ``where``."""
         if self.kind == "real":
@@ -174,11 +168,11 @@ class Hyper:
                              f"got {_state.excerpt(value)}")
         return value
 
-    def packed(self, value: Any) -> float | bool:
-        """What the kernel's ``hyper`` (a float) or ``flags`` (a bool) array holds for ``value``."""
+    def packed(self, value: Any) -> float:
+        """What the kernel's settings hold for ``value``: the real itself, or 1.0 / 0.0 for a switch."""
         if self.kind == "choice":
-            return value == self.choices[1]
-        return value
+            return 1.0 if value == self.choices[1] else 0.0
+        return float(value)
 
     def to_json(self, value: Any) -> Any:
         """The exact JSON form of ``value`` (a real as its ``float.hex`` string)."""
@@ -210,11 +204,11 @@ class Rule:
     kernel : callable
         The serial kernel of the update, with the math in its docstring.
     hyper : tuple of Hyper
-        The hyper-parameters other than ``lr``; the reals and the switches
-        each in the order of the kernel's arguments.
+        The hyper-parameters other than ``lr``, in the order of the kernel's arguments.
     buffers : tuple of (str, str or None)
         The state buffers in the order of the kernel's arguments: (name, the
-        switch that puts it in use, or None when always in use).
+        switch that puts it in use, or None when always in use); a switched
+        buffer comes after every buffer always in use.
     legacy_kind : str
         The ``"kind"`` of 0.1.0's state format.
 
@@ -253,11 +247,9 @@ class Rule:
             raise ValueError(f"{where or 'hyper'} must have the keys {sorted(names)}, got {_state.excerpt(values)}")
         return {h.name: h.parse(f"{where}[{h.name!r}]" if where else h.name, values[h.name]) for h in self.hyper}
 
-    def pack(self, values: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(hyper, flags): the kernel's float64 and bool arrays for the validated ``values``."""
-        hyper = np.array([values[h.name] for h in self.hyper if h.is_real], dtype=np.float64)
-        flags = np.array([h.packed(values[h.name]) for h in self.hyper if not h.is_real], dtype=np.bool_)
-        return hyper, flags
+    def pack(self, values: Mapping[str, Any]) -> list[float]:
+        """The validated ``values`` as the kernel's settings hold them, from ``settings[HYPER]`` on."""
+        return [h.packed(values[h.name]) for h in self.hyper]
 
 
 def _as_params(params: Any) -> tuple[Any, np.ndarray]:
@@ -284,8 +276,8 @@ def _as_params(params: Any) -> tuple[Any, np.ndarray]:
 
 def _check_t(value: Any, name: str = "t") -> int:
     t = _checks.check_int(name, value, minimum=0)
-    if t > MAX_T:
-        raise ValueError(f"{name} must be <= 2**53 (the range where the step count is exact as a float), "
+    if t >= MAX_T:
+        raise ValueError(f"{name} must be < 2**53 (the range where the step count is exact as a float), "
                          f"got {value!r}")
     return t
 
@@ -321,7 +313,7 @@ class Optimizer:
     params : FlatParams or ndarray
         What was passed in.
     t : int
-        Steps taken so far (settable, an integer in [0, 2**53]).
+        Steps taken so far (settable, an integer in [0, 2**53)).
     hyper : dict
         The hyper-parameters other than ``lr`` (a new dict; each is also a
         read-only attribute, e.g. ``opt.beta1``).
@@ -359,59 +351,53 @@ class Optimizer:
 
     def __init__(self, params: Any, lr: float, *, check_finite: bool = True, **hyper: Any):
         self.params, self.flat = _as_params(params)
-        self._lr = _checks.check_lr(lr)
-        self._check = _checks.check_bool("check_finite", check_finite)
-        self._t = 0
+        lr = _checks.check_lr(lr)
+        check_finite = _checks.check_bool("check_finite", check_finite)
         self._scratch: np.ndarray | None = None
         self._layout = params.layout if isinstance(params, FlatParams) else None
         self._shape = None if isinstance(params, FlatParams) else tuple(params.shape)
-        self._buffers: dict[str, np.ndarray] = {}
+        self._settings = np.zeros(_k.HYPER + len(self.rule.hyper), dtype=np.float64)
+        self._settings[[_k.KIND, _k.CHECK, _k.LR]] = self.rule.code, check_finite, lr
+        self._state = np.zeros((0, self.flat.size), dtype=self.flat.dtype)
         self._configure(self.rule.parse(hyper))
 
     def _configure(self, hyper: dict[str, Any]) -> None:
-        """Take validated hyper-parameters: pack them, size the buffers (kept when in use, else
-        zero-length), choose the serial or parallel kernel.  Cannot fail."""
-        in_use = self.rule.in_use(hyper)
-        n = self.flat.size
-        buffers = {}
-        for name, _ in self.rule.buffers:
-            size = n if name in in_use else 0
-            old = self._buffers.get(name)
-            buffers[name] = old if old is not None and old.size == size else np.zeros(size, self.flat.dtype)
+        """Take validated hyper-parameters: pack them into the settings, size the state (k × n for
+        k buffers in use; zeros when k changes), choose the serial or parallel kernel.  Cannot fail."""
         self._hyper = hyper
-        self._buffers = buffers
-        self._packed, self._flags = self.rule.pack(hyper)
-        empty = np.zeros(0, dtype=self.flat.dtype)
-        self._b0, self._b1, self._b2 = (*buffers.values(), empty, empty, empty)[:3]
-        self._parallel = n * self.bytes_per_parameter >= PARALLEL_MIN_BYTES
+        k = len(self.rule.in_use(hyper))
+        if self._state.shape[0] != k:
+            self._state = np.zeros((k, self.flat.size), dtype=self.flat.dtype)
+        self._settings[_k.HYPER:] = self.rule.pack(hyper)
+        self._settings[_k.PARALLEL] = self.flat.size * self.bytes_per_parameter >= PARALLEL_MIN_BYTES
 
     # -- hyper-parameters -----------------------------------------------------
     @property
     def lr(self) -> float:
         """Learning rate η (> 0); setting it validates the value."""
-        return self._lr
+        return float(self._settings[_k.LR])
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _checks.check_lr(value)
+        self._settings[_k.LR] = _checks.check_lr(value)
 
     @property
     def t(self) -> int:
-        """The step count: steps taken so far (settable; an integer in [0, 2**53])."""
-        return self._t
+        """The step count: steps taken so far (settable; an integer in [0, 2**53))."""
+        return int(self._settings[_k.T])
 
     @t.setter
     def t(self, value: int) -> None:
-        self._t = _check_t(value)
+        self._settings[_k.T] = _check_t(value)
 
     @property
     def check_finite(self) -> bool:
         """Refuse gradients holding NaN/±inf (settable; validated)."""
-        return self._check
+        return bool(self._settings[_k.CHECK])
 
     @check_finite.setter
     def check_finite(self, value: bool) -> None:
-        self._check = _checks.check_bool("check_finite", value)
+        self._settings[_k.CHECK] = _checks.check_bool("check_finite", value)
 
     @property
     def hyper(self) -> dict[str, Any]:
@@ -427,7 +413,7 @@ class Optimizer:
     def buffers(self) -> dict[str, np.ndarray]:
         """The state buffers in use: name → the optimizer's own 1-D array (a new dict; the arrays
         are live, writing into them changes the state)."""
-        return {name: self._buffers[name] for name in self.rule.in_use(self._hyper)}
+        return dict(zip(self.rule.in_use(self._hyper), self._state))
 
     @property
     def bytes_per_parameter(self) -> int:
@@ -439,11 +425,12 @@ class Optimizer:
     @property
     def parallel(self) -> bool:
         """Whether steps use the parallel kernel (from :data:`PARALLEL_MIN_BYTES` moved per step)."""
-        return self._parallel
+        return bool(self._settings[_k.PARALLEL])
 
     def _kernel_args(self) -> _k.OptimizerArgs:
-        """The optimizer as the compiled training loop takes it (its own arrays, updated in place)."""
-        return _k.OptimizerArgs(self.rule.code, self._b0, self._b1, self._b2, self._packed, self._flags)
+        """The optimizer as the compiled training loop takes it: its own state and settings arrays,
+        which the loop updates in place (buffers, learning rate, step count)."""
+        return _k.OptimizerArgs(self._state, self._settings)
 
     # -- stepping -------------------------------------------------------------
     def _gradient(self, grads: Any) -> np.ndarray:
@@ -488,11 +475,9 @@ class Optimizer:
         array([0.5, 2.5])
         """
         g = self._gradient(grads)
-        bad = _k.apply(self.rule.code, self.flat, g, self._b0, self._b1, self._b2, self._lr, self._packed,
-                       self._flags, self._t + 1, self._check, self._parallel)
+        bad = _k.apply(self.flat, g, self._state, self._settings)
         if bad >= 0:
             raise self._nonfinite_error(g, bad)
-        self._t += 1
 
     def _nonfinite_error(self, g: np.ndarray, index: int) -> NonFiniteGradientError:
         value = g[index].item()
@@ -505,7 +490,7 @@ class Optimizer:
         else:
             where = f"grads holds {value} at index {index}"
         return NonFiniteGradientError(
-            f"{where}; the step was not taken (parameters, optimizer state and t={self._t} unchanged)"
+            f"{where}; the step was not taken (parameters, optimizer state and t={self.t} unchanged)"
         )
 
     # -- state ----------------------------------------------------------------
@@ -532,8 +517,8 @@ class Optimizer:
         return _state.envelope(self.rule.name, STATE_VERSION, {
             "dtype": self.flat.dtype.name,
             "size": int(self.flat.size),
-            "lr": _state.hex_float(self._lr),
-            "t": int(self._t),
+            "lr": _state.hex_float(self.lr),
+            "t": self.t,
             "hyper": hyper,
             "buffers": {name: _state.array_to_json(buf) for name, buf in self.buffers.items()},
         })
@@ -561,10 +546,10 @@ class Optimizer:
         loaded = self._decode_v1(state) if version == 1 else self._decode(state)
         # commit: nothing below can fail
         self._configure(loaded.hyper)
-        for name, values in loaded.buffers.items():
-            self._buffers[name][...] = values
-        self._lr = loaded.lr
-        self._t = loaded.t
+        for row, name in zip(self._state, self.rule.in_use(loaded.hyper)):
+            row[...] = loaded.buffers[name]
+        self._settings[_k.LR] = loaded.lr
+        self._settings[_k.T] = loaded.t
 
     def _legacy(self, state: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
         """0.1.0's state (``"format": 1`` or none, with a ``"kind"``) as version 1."""
@@ -684,7 +669,7 @@ class Optimizer:
     def __repr__(self) -> str:
         hyper = "".join(f", {k}={v!r}" for k, v in self._hyper.items())
         what = repr(self.params) if self._layout is not None else f"ndarray{self._shape} {self.flat.dtype.name}"
-        return f"{type(self).__name__}(lr={self._lr!r}{hyper}, t={self._t}, params={what})"
+        return f"{type(self).__name__}(lr={self.lr!r}{hyper}, t={self.t}, params={what})"
 
 
 def _read_npz_v1(path: Path) -> dict[str, Any] | None:

@@ -396,22 +396,23 @@ def test_eps_zero_refused_at_construction_and_in_a_state():
 
 
 def test_step_count_is_bounded():
-    # t up to 2**53 is exact as a float; beyond it the state is refused (nothing changes) and opt.t too
+    # below 2**53 the count is exact as a float; beyond, the state is refused (nothing changes) and opt.t too
     opt = Adam(np.zeros(2), 0.1)
     good = opt.state_dict()
     refused = _refuser(opt)
-    refused({**good, "t": 2**70}, ValueError, r"state\['t'\] must be <= 2\*\*53")
+    refused({**good, "t": 2**70}, ValueError, r"state\['t'\] must be < 2\*\*53")
+    refused({**good, "t": 2**53}, ValueError, r"state\['t'\] must be < 2\*\*53")
     legacy = _v1_state(opt)
-    refused({**legacy, "t": 2**70}, ValueError, r"state\['t'\] must be <= 2\*\*53")
-    with pytest.raises(ValueError, match=r"t must be <= 2\*\*53"):
-        opt.t = 2**53 + 1
+    refused({**legacy, "t": 2**70}, ValueError, r"state\['t'\] must be < 2\*\*53")
+    with pytest.raises(ValueError, match=r"t must be < 2\*\*53"):
+        opt.t = 2**53
     with pytest.raises(TypeError, match="t must be an integer"):
         opt.t = 1.5
     assert opt.t == 0
-    opt.load_state_dict({**good, "t": 2**53})
+    opt.load_state_dict({**good, "t": 2**53 - 1})
     w_before = opt.flat.copy()
     opt.step(np.ones(2))  # the largest allowed count still steps
-    assert opt.t == 2**53 + 1 and np.all(opt.flat < w_before)
+    assert opt.t == 2**53 and np.all(opt.flat < w_before)
 
 
 # ------------------------------------------------------------- 0.1.0 states
@@ -611,23 +612,27 @@ def test_lr_setter_validates_and_keeps_old_value():
 
 
 def test_interface_for_the_training_loop():
+    from streamopt._kernels import optim as kernels
+
     p = FlatParams({"W": np.zeros((2, 2), np.float32), "b": np.zeros(2, np.float32)})
     for cls in CLASSES.values():
         opt = cls(p, 0.1)
         assert opt.flat is p.flat and opt.t == 0 and isinstance(opt.lr, float)
-        args = opt._kernel_args()
-        assert args.kind == cls.rule.code
-        assert args.hyper.dtype == np.float64 and args.flags.dtype == np.bool_
-        for buf in (args.b0, args.b1, args.b2):
-            assert buf.dtype == np.float32 and buf.ndim == 1 and buf.flags.c_contiguous
-        live = list(opt.buffers.values())
-        assert all(a is b for a, b in zip((args.b0, args.b1, args.b2), live))  # the optimizer's own arrays
-        assert all(b.size == 0 for b in (args.b0, args.b1, args.b2)[len(live):])
+        state, settings = opt._kernel_args()
+        assert state.dtype == np.float32 and state.shape == (len(opt.buffers), 6) and state.flags.c_contiguous
+        assert all(np.shares_memory(row, buf) for row, buf in zip(state, opt.buffers.values()))  # its own arrays
+        assert settings.dtype == np.float64 and settings[kernels.KIND] == cls.rule.code
+        assert settings[kernels.LR] == 0.1 and settings[kernels.T] == 0 and settings[kernels.CHECK] == 1
+        # the kernel updates the optimizer through them
+        settings[kernels.LR] = 0.5
+        kernels.step(p.flat, np.ones(6, np.float32), state, settings)
+        assert opt.lr == 0.5 and opt.t == 1
     assert set(Adam(p, 0.1).buffers) == {"m", "v"} and set(Adam(p, 0.1, amsgrad=True).buffers) == {"m", "v", "vmax"}
     assert set(RMSprop(p, 0.1).buffers) == {"s"} and RMSprop(p, 0.1, centered=True).buffers["gavg"].size == 6
-    np.testing.assert_array_equal(Adam(p, 0.1, beta1=0.5, weight_decay=0.25, amsgrad=True)._kernel_args().hyper,
-                                  [0.5, 0.999, 1e-8, 0.25])
-    np.testing.assert_array_equal(Momentum(p, 0.1, form="sum", nesterov=True)._kernel_args().flags, [True, True])
+    settings = Adam(p, 0.1, beta1=0.5, weight_decay=0.25, amsgrad=True)._kernel_args().settings
+    np.testing.assert_array_equal(settings[kernels.HYPER:], [0.5, 0.999, 1e-8, 0.25, 0.0, 1.0])
+    settings = Momentum(p, 0.1, beta=0.5, form="sum", nesterov=True)._kernel_args().settings
+    np.testing.assert_array_equal(settings[kernels.HYPER:], [0.5, 1.0, 1.0])
     assert "Adam(lr=0.1" in repr(Adam(p, 0.1)) and "t=0" in repr(Adam(p, 0.1))
 
 
@@ -648,8 +653,10 @@ def test_rule_matches_its_kernel(cls):
 
     rule = cls.rule
     args = list(inspect.signature(rule.kernel.py_func).parameters)
-    listed = ([name for name, _ in rule.buffers] + ["lr"] + [h.kernel_arg for h in rule.hyper if h.is_real]
-              + [h.kernel_arg for h in rule.hyper if not h.is_real])
+    listed = [name for name, _ in rule.buffers] + ["lr"] + [h.kernel_arg for h in rule.hyper]
+    # a switched buffer comes after the buffers always in use (it is the state's last row, or absent)
+    switched = [switch is not None for _, switch in rule.buffers]
+    assert switched == sorted(switched)
     assert args[:2] == ["p", "g"] and args[2:2 + len(listed)] == listed
     assert args[2 + len(listed):] in ([], ["t"])
     assert rule.name == cls.__name__ and getattr(kernels, rule.name.upper()) == rule.code

@@ -38,7 +38,7 @@ import numpy as np
 
 from ._common import jit, jit_uncounted
 from .legacy_rng import seed4, shuffle_seeded
-from .optim import step
+from .optim import LR, step
 
 
 class Data(NamedTuple):
@@ -370,7 +370,7 @@ def _gather(X, Y, perm, start, nb, xb, yb):
 
 
 @jit_uncounted
-def train_epochs(data, e_start, lrs, net, opt, t, work, rec):
+def train_epochs(data, e_start, lrs, net, opt, work, rec):
     """Epochs e_start … e_start + lrs.size − 1 of the notes' mini-batch training.
 
     ``data`` is a :class:`Data`, ``net`` a :class:`Net`, ``opt`` an
@@ -380,16 +380,15 @@ def train_epochs(data, e_start, lrs, net, opt, t, work, rec):
     Epoch e shuffles the m columns of X, Y with ``RandomState(seed + 1 + e)``'s
     permutation, cuts it into consecutive batches of ``batch_size`` (the last
     one smaller) and, for each batch, runs forward, backward and one optimizer
-    step (:func:`streamopt._kernels.optim.step`) with learning rate
-    ``lrs[e − e_start]``.  On epochs with e % rec.every == 0 it also sums the
+    step (:func:`streamopt._kernels.optim.step`, which counts it in the
+    optimizer's settings) with learning rate ``lrs[e − e_start]`` (written into
+    the settings).  On epochs with e % rec.every == 0 it also sums the
     cost and stores, at index e // rec.every, the mean cost of the last batch
     in ``rec.last`` and the epoch's average cost per example in ``rec.mean``.
     The permutations are drawn four epochs at a time.
 
-    ``t`` is the optimizer's step count before the first step (Adam's bias
-    corrections use it).  Returns (t, bad): the step count after the last
-    step taken and −1, or the epoch at which a gradient or a recorded cost
-    stopped being finite (training stops there, before the bad update).
+    Returns −1, or the epoch at which a gradient or a recorded cost stopped
+    being finite (training stops there, before the bad update).
     """
     X, Y, batch_size = data.X, data.Y, data.batch_size
     flat, dims, w_off, b_off = net.flat, net.dims, net.w_off, net.b_off
@@ -402,7 +401,7 @@ def train_epochs(data, e_start, lrs, net, opt, t, work, rec):
         for e in range(e4, min(e4 + 4, e_stop)):
             perm = work.perms[e - e4]
             shuffle_seeded(work.rng_states[e - e4], work.tempered, perm)
-            lr = lrs[e - e_start]
+            opt.settings[LR] = lrs[e - e_start]
             record = e % rec.every == 0
             total = 0.0
             last = 0.0
@@ -415,13 +414,12 @@ def train_epochs(data, e_start, lrs, net, opt, t, work, rec):
                     total += c
                     last = c / nb
                 if not backward(xb, yb, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
-                    return t, e
-                t += 1
-                step(opt.kind, flat, g, opt.b0, opt.b1, opt.b2, lr, opt.hyper, opt.flags, t)
+                    return e
+                step(flat, g, opt.state, opt.settings)
             if record:
                 r = e // rec.every
                 rec.last[r] = last
                 rec.mean[r] = total / m
                 if not (math.isfinite(last) and math.isfinite(total)):
-                    return t, e
-    return t, -1
+                    return e
+    return -1

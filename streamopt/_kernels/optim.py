@@ -1,51 +1,60 @@
 """Fused optimizer steps on flat parameter buffers: one pass, in place.
 
-Each update rule is one serial kernel, a plain loop over the whole buffer with
-its math in the docstring: :func:`sgd`, :func:`momentum`, :func:`rmsprop`,
-:func:`adam`.  Everything else is generic over the rule:
+Each update rule is one serial kernel, a plain loop over a buffer with its math
+in the docstring: :func:`sgd`, :func:`momentum`, :func:`rmsprop`, :func:`adam`.
+Everything else is generic over the rule and sees an optimizer as two arrays:
 
-* :func:`step` is the one dispatch from a rule code (:data:`SGD`,
-  :data:`MOMENTUM`, :data:`RMSPROP`, :data:`ADAM`) and packed arguments to the
-  rule's kernel.  ``Optimizer.step`` (through :func:`apply`) and the compiled
-  training loop (:func:`streamopt._kernels.mlp.train_epochs`) both call it.
-* :func:`step_parallel` splits the buffer into contiguous blocks and calls
-  :func:`step` on each block's slices from a ``prange``: the same per-element
-  arithmetic, so bit-identical results.
+``state``
+    2-D (k × n): the k state buffers in use, one row each, in the order of the
+    rule's arguments (Momentum: v; RMSprop: s, then gavg with ``centered``;
+    Adam: m, v, then vmax with ``amsgrad``).  A buffer that a switch turns off
+    is always last and has no row (the rule never touches it).
+``settings``
+    float64: :data:`KIND` (the rule's code: :data:`SGD`, :data:`MOMENTUM`,
+    :data:`RMSPROP`, :data:`ADAM`), :data:`CHECK` and :data:`PARALLEL` (1.0 or
+    0.0), :data:`LR`, :data:`T` (the step count, exact as a float up to 2**53),
+    then from :data:`HYPER` the rule's hyper-parameters in the order of its
+    arguments (a switch as 1.0 or 0.0).
+
+* :func:`step` takes one step (the one dispatch from ``settings`` to the rule)
+  and counts it in ``settings[T]``; the compiled training loop
+  (:func:`streamopt._kernels.mlp.train_epochs`) calls it once per mini-batch.
+* :func:`step_parallel` does the same in contiguous blocks spread over the
+  threads: the same per-element arithmetic, so bit-identical results.
 * :func:`apply` is the checked entry point of ``Optimizer.step`` (one compiled
-  call per step): the optional finite check of the gradient, then the step,
-  serial or parallel.
-
-Packed arguments (what :func:`step` takes besides ``p``, ``g``, ``lr``, ``t``)
--------------------------------------------------------------------------------
-``b0, b1, b2``
-    The rule's state buffers in the order of its arguments (Momentum: v;
-    RMSprop: s, gavg; Adam: m, v, vmax).  A buffer the rule does not have, or
-    that a switch turns off (``gavg`` without ``centered``, ``vmax`` without
-    ``amsgrad``), is zero-length and never touched.
-``hyper``
-    float64 array: the rule's real hyper-parameters in the order of its
-    arguments (Momentum: beta; RMSprop: beta, eps; Adam: beta1, beta2, eps,
-    weight_decay).
-``flags``
-    bool array: the rule's switches in the order of its arguments (Momentum:
-    sum_form, nesterov; RMSprop: centered; Adam: decoupled, amsgrad).
-``t``
-    The step being taken, t ≥ 1 (Adam's bias corrections use it).
+  call of four arguments per step): the optional finite check of the gradient,
+  then :func:`step` or :func:`step_parallel`.
 
 :mod:`streamopt.optim` defines each optimizer's hyper-parameters and buffers
 in the same order (a test checks it against these kernels' signatures).
 
 Conventions
 -----------
-* ``p`` (parameters), ``g`` (gradients) and the state buffers are 1-D
-  contiguous arrays of one dtype, float32 or float64; the caller guarantees it.
+* ``p`` (parameters), ``g`` (gradients) and ``state`` are contiguous arrays of
+  one dtype, float32 or float64; the caller guarantees it.
 * Scalar arguments arrive as float64 / bool.  Each rule casts them once to the
   buffers' dtype, so float32 buffers are computed in float32.
-* Switches are bool arguments, not compile-time variants: one compiled kernel
+* Switches are runtime values, not compile-time variants: one compiled kernel
   per dtype.
+* :func:`step` and the dispatch take views only, so they are compiled without
+  reference counting (:data:`._common.jit_uncounted`), as the training loop
+  that calls them once per mini-batch.
 
 No validation, no allocation: the API in :mod:`streamopt.optim` checks
 everything before calling these.
+
+Examples
+--------
+>>> import numpy as np
+>>> from streamopt._kernels import optim as k
+>>> p, g = np.zeros(3), np.ones(3)
+>>> state = np.zeros((1, 3))                       # Momentum: the velocity v
+>>> settings = np.zeros(k.HYPER + 3)
+>>> settings[[k.KIND, k.LR, k.HYPER]] = k.MOMENTUM, 0.5, 0.9   # lr, beta; switches sum_form, nesterov off
+>>> k.apply(p, g, state, settings)
+-1
+>>> p, state[0], int(settings[k.T])
+(array([-0.05, -0.05, -0.05]), array([0.1, 0.1, 0.1]), 1)
 """
 
 from __future__ import annotations
@@ -56,13 +65,19 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from ._common import jit, one_minus_beta_pow, pjit
+from ._common import jit, jit_uncounted, one_minus_beta_pow, pjit
 
 __all__ = [
     "SGD",
     "MOMENTUM",
     "RMSPROP",
     "ADAM",
+    "KIND",
+    "CHECK",
+    "PARALLEL",
+    "LR",
+    "T",
+    "HYPER",
     "OptimizerArgs",
     "sgd",
     "momentum",
@@ -76,23 +91,19 @@ __all__ = [
     "first_nonfinite",
 ]
 
-#: Rule codes understood by :func:`step`.
+#: Rule codes (``settings[KIND]``).
 SGD, MOMENTUM, RMSPROP, ADAM = 0, 1, 2, 3
+
+#: Slots of ``settings``: rule code, finite check, parallel kernel, learning rate,
+#: step count; the rule's hyper-parameters start at ``HYPER``.
+KIND, CHECK, PARALLEL, LR, T, HYPER = 0, 1, 2, 3, 4, 5
 
 
 class OptimizerArgs(NamedTuple):
-    """An optimizer as the compiled training loop takes it: the rule code and its packed arguments.
+    """An optimizer as the compiled training loop takes it: its own arrays, updated in place."""
 
-    The arrays are the optimizer's own (the loop updates its state in place);
-    see the module docstring for their layout.
-    """
-
-    kind: int
-    b0: np.ndarray
-    b1: np.ndarray
-    b2: np.ndarray
-    hyper: np.ndarray
-    flags: np.ndarray
+    state: np.ndarray  # k × n state buffers
+    settings: np.ndarray  # float64 settings (module docstring)
 
 
 #: Block boundaries of the parallel kernels are multiples of this many elements
@@ -214,28 +225,47 @@ def adam(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgr
 
 
 # ------------------------------------------------------------ generic parts
-@jit
-def step(kind, p, g, b0, b1, b2, lr, hyper, flags, t):
-    """One step of the rule ``kind`` (the one dispatch; arguments in the module docstring)."""
+@jit_uncounted
+def _step_block(p, g, state, settings, start, stop):
+    """The rule of ``settings[KIND]`` on elements [start, stop): the one dispatch.
+
+    Buffer row i is ``state[min(i, k − 1)]``: a switched-off buffer (past the
+    last of the k rows) gets the last row, which its rule never touches.
+    """
+    kind = settings[KIND]
+    lr = settings[LR]
+    t = settings[T] + 1.0  # the step being taken
+    h = settings[HYPER:]
+    p = p[start:stop]
+    g = g[start:stop]
+    last = state.shape[0] - 1
     if kind == SGD:
         sgd(p, g, lr)
     elif kind == MOMENTUM:
-        momentum(p, g, b0, lr, hyper[0], flags[0], flags[1])
+        momentum(p, g, state[0, start:stop], lr, h[0], h[1] != 0.0, h[2] != 0.0)
     elif kind == RMSPROP:
-        rmsprop(p, g, b0, b1, lr, hyper[0], hyper[1], flags[0])
+        rmsprop(p, g, state[0, start:stop], state[min(1, last), start:stop], lr, h[0], h[1], h[2] != 0.0)
     else:
-        adam(p, g, b0, b1, b2, lr, hyper[0], hyper[1], hyper[2], hyper[3], flags[0], flags[1], t)
+        adam(p, g, state[0, start:stop], state[1, start:stop], state[min(2, last), start:stop],
+             lr, h[0], h[1], h[2], h[3], h[4] != 0.0, h[5] != 0.0, t)
+
+
+@jit_uncounted
+def step(p, g, state, settings):
+    """One step of the rule in ``settings`` over the whole buffer; ``settings[T]`` += 1."""
+    _step_block(p, g, state, settings, 0, p.shape[0])
+    settings[T] += 1.0
 
 
 @pjit
-def step_parallel(kind, p, g, b0, b1, b2, lr, hyper, flags, t):
-    """As :func:`step`, in blocks spread over the threads (a zero-length buffer slices to itself)."""
+def step_parallel(p, g, state, settings):
+    """As :func:`step`, in blocks spread over the threads."""
     n = p.shape[0]
     nblocks = _nblocks(n)
     for b in prange(nblocks):
         start, stop = _block(n, nblocks, b)
-        step(kind, p[start:stop], g[start:stop], b0[start:stop], b1[start:stop], b2[start:stop],
-             lr, hyper, flags, t)
+        _step_block(p, g, state, settings, start, stop)
+    settings[T] += 1.0
 
 
 @jit
@@ -271,19 +301,21 @@ def first_nonfinite(x) -> int:
 
 
 @jit
-def apply(kind, p, g, b0, b1, b2, lr, hyper, flags, t, check, parallel) -> int:
-    """What ``Optimizer.step`` calls: the checked step, serial or ``parallel``.
+def apply(p, g, state, settings) -> int:
+    """What ``Optimizer.step`` calls: the checked step, serial or parallel as ``settings`` say.
 
-    With ``check``, a gradient holding a NaN or ±inf leaves every buffer
-    untouched and the index of its first non-finite value is returned;
-    otherwise the step is applied and −1 is returned.
+    With ``settings[CHECK]``, a gradient holding a NaN or ±inf leaves every
+    buffer (and ``settings[T]``) untouched and the index of its first
+    non-finite value is returned; otherwise the step is applied and −1 is
+    returned.
     """
-    if check:
+    parallel = settings[PARALLEL] != 0.0
+    if settings[CHECK] != 0.0:
         bad = count_nonfinite_parallel(g) if parallel else count_nonfinite(g)
         if bad:
             return first_nonfinite(g)
     if parallel:
-        step_parallel(kind, p, g, b0, b1, b2, lr, hyper, flags, t)
+        step_parallel(p, g, state, settings)
     else:
-        step(kind, p, g, b0, b1, b2, lr, hyper, flags, t)
+        step(p, g, state, settings)
     return -1
