@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,6 +351,8 @@ class Optimizer:
                                           doc=f"The hyper-parameter {h.name} (read-only)."))
 
     def __init__(self, params: Any, lr: float, *, check_finite: bool = True, **hyper: Any):
+        if not hasattr(type(self), "rule"):
+            raise TypeError("Optimizer is the base class: use SGD, Momentum, RMSprop or Adam")
         self.params, self.flat = _as_params(params)
         lr = _checks.check_lr(lr)
         check_finite = _checks.check_bool("check_finite", check_finite)
@@ -683,7 +686,7 @@ def _read_npz_v1(path: Path) -> dict[str, Any] | None:
                 return None
             state["buffers"] = {k.split(":", 1)[1]: data[k] for k in data.files if k.startswith("buffer:")}
             return state
-    except (OSError, ValueError, KeyError, EOFError):  # not a zip, a damaged or pickled entry, not JSON
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # damaged, pickled, not JSON
         return None
 
 

@@ -495,6 +495,9 @@ def test_load_refuses_a_foreign_file(tmp_path):
     with pytest.raises(ValueError, match=r"objects.npz' is not a streamopt optimizer state file") as info:
         opt.load(tmp_path / "objects.npz")
     assert "allow_pickle" not in str(info.value)
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04" + np.random.default_rng(1).bytes(100))
+    with pytest.raises(ValueError, match=r"broken.npz' is not a streamopt optimizer state file"):
+        opt.load(tmp_path / "broken.npz")
     # a JSON state of another kind is refused by the envelope
     SGD(np.zeros(2), 0.1).save(tmp_path / "sgd.json")
     with pytest.raises(ValueError, match=r"must be 'streamopt.Adam', got 'streamopt.SGD'"):
@@ -589,6 +592,11 @@ def test_caller_gradients_are_not_modified():
 def test_bad_construction(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
+
+
+def test_base_class_is_not_an_optimizer():
+    with pytest.raises(TypeError, match="Optimizer is the base class: use SGD, Momentum, RMSprop or Adam"):
+        optim_mod.Optimizer(np.zeros(2), 0.1)
 
 
 def test_read_only_params_refused():
