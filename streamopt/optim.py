@@ -327,9 +327,13 @@ class Optimizer:
 
     Notes
     -----
-    Internal interface for the compiled training loop: :meth:`_kernel_args`
-    (the rule code, the state buffers and the packed hyper-parameters), with
-    ``lr`` and ``t`` read and written through their public attributes.
+    The kernels see an optimizer as two arrays (:mod:`streamopt._kernels.optim`):
+    ``state``, the k × n buffers in use, and ``settings`` (float64: the rule's
+    code, the finite check, the parallel switch, ``lr``, ``t`` and the packed
+    hyper-parameters).  ``lr``, ``t`` and ``check_finite`` read and write
+    ``settings``; the compiled training loop takes both arrays through the
+    internal :meth:`_kernel_args`, writes each epoch's ``lr`` and counts its
+    steps there, so ``opt.lr`` and ``opt.t`` follow it.
 
     Examples
     --------

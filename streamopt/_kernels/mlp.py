@@ -170,7 +170,15 @@ def _sum4(a, n):
 
 @jit_uncounted
 def pairwise_sum(a):
-    """Σ a[i] over the 1-D array ``a`` in NumPy's pairwise order (the bits of ``np.sum`` up to 1,900 terms)."""
+    """Σ a[i] over the 1-D array ``a`` in NumPy's pairwise order (the bits of ``np.sum`` up to 1,900 terms).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.random.default_rng(0).normal(size=1000)
+    >>> bool(pairwise_sum(a) == np.sum(a))
+    True
+    """
     n = a.size
     if n <= _BLOCK:
         return _sum_block(a, n)
@@ -182,7 +190,15 @@ def vec_dot(a, b):
     """Σ a[j]·b[j] over 1-D arrays of one length, in the order the compiler
     vectorises it (several lanes, then combined: reassociation allowed here
     and nowhere else).  The order is fixed for a given machine, so a run is
-    reproducible; it differs from NumPy's by rounding only."""
+    reproducible; it differs from NumPy's by rounding only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.arange(5.0), np.full(5, 0.5)
+    >>> vec_dot(a, b)
+    5.0
+    """
     s = 0.0
     for j in range(a.size):
         s += a[j] * b[j]
@@ -191,7 +207,14 @@ def vec_dot(a, b):
 
 @jit(fastmath={"reassoc"})
 def vec_sum(a):
-    """Σ a[j], vectorised as :func:`vec_dot`."""
+    """Σ a[j], vectorised as :func:`vec_dot`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vec_sum(np.arange(10.0))
+    45.0
+    """
     s = 0.0
     for j in range(a.size):
         s += a[j]
@@ -206,6 +229,19 @@ def forward(x, nb, flat, dims, w_off, b_off, a_base, act):
     A hidden layer fed by one or two inputs (the notes' first layer) takes one
     pass over the examples per unit; wider ones one pass per input, then one
     for + b and the activation.  Both do the same operations in the same order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamopt import MLP
+    >>> model = MLP([2, 3, 1], seed=0)
+    >>> dims, w_off, b_off = model._layout()
+    >>> x = np.array([[0.5, -1.0], [1.0, 2.0]])      # 2 inputs × 2 examples
+    >>> y = np.array([[1.0, 0.0]])
+    >>> a_base, act = np.array([0, 0, 3 * 2]), np.empty((3 + 1) * 2)   # capacity 2
+    >>> forward(x.ravel(), 2, model.params.flat, dims, w_off, b_off, a_base, act)
+    >>> np.array_equal(act[6:8], model.forward(x).ravel())      # A_2 starts at a_base[2]
+    True
     """
     n_layers = dims.size - 1
     for l in range(1, n_layers + 1):
@@ -259,6 +295,20 @@ def cost_sum(y, nb, dims, a_base, act, tmp):
 
     Labels exactly 0 or 1 take only their own term, which is what the two-term
     formula gives in floating point whenever it is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamopt import MLP
+    >>> model = MLP([2, 3, 1], seed=0)
+    >>> dims, w_off, b_off = model._layout()
+    >>> x = np.array([[0.5, -1.0], [1.0, 2.0]])      # 2 inputs × 2 examples
+    >>> y = np.array([[1.0, 0.0]])
+    >>> a_base, act = np.array([0, 0, 3 * 2]), np.empty((3 + 1) * 2)   # capacity 2
+    >>> forward(x.ravel(), 2, model.params.flat, dims, w_off, b_off, a_base, act)
+    >>> total = cost_sum(y.ravel(), 2, dims, a_base, act, np.empty(2))
+    >>> bool(np.isclose(total / 2, model.cost(x, y)))
+    True
     """
     n_layers = dims.size - 1
     n = dims[n_layers] * nb
@@ -281,11 +331,27 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
 
     ``dz`` holds 2·max(n_l)·nb values of scratch.  The sums over the examples
     (dW, db) are :func:`vec_dot` / :func:`vec_sum`: a mini-batch's dot products
-    are short, and their vector form is about three times faster than a
-    fixed-order sum.  dZ_{l−1} takes one pass per unit when layer l has one or
+    are short, and a fixed-order sum cannot use the vector lanes on them.  dZ_{l−1} takes one pass per unit when layer l has one or
     two units (the notes' last two layers), else one per unit of layer l plus
     one for the ReLU mask; the same operations in the same order.  Returns True
     when every gradient entry is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamopt import MLP
+    >>> model = MLP([2, 3, 1], seed=0)
+    >>> dims, w_off, b_off = model._layout()
+    >>> x = np.array([[0.5, -1.0], [1.0, 2.0]])      # 2 inputs × 2 examples
+    >>> y = np.array([[1.0, 0.0]])
+    >>> a_base, act = np.array([0, 0, 3 * 2]), np.empty((3 + 1) * 2)   # capacity 2
+    >>> forward(x.ravel(), 2, model.params.flat, dims, w_off, b_off, a_base, act)
+    >>> g = np.zeros(model.params.size)
+    >>> backward(x.ravel(), y.ravel(), 2, model.params.flat, dims, w_off, b_off, a_base, act,
+    ...          np.empty(2 * 3 * 2), g)
+    True
+    >>> bool(np.allclose(g, model.loss_and_grad(x, y)[1].flat))
+    True
     """
     n_layers = dims.size - 1
     half = dz.size // 2
@@ -389,6 +455,28 @@ def train_epochs(data, e_start, lrs, net, opt, work, rec):
 
     Returns −1, or the epoch at which a gradient or a recorded cost stopped
     being finite (training stops there, before the bad update).
+
+    Examples
+    --------
+    Two epochs of the notes' network on the moons, batches of 64, with SGD
+    (what :func:`streamopt.train` builds and calls):
+
+    >>> import numpy as np
+    >>> from streamopt import MLP, SGD
+    >>> from streamopt.datasets import moons
+    >>> from streamopt.model import _Workspace
+    >>> X, Y = moons()
+    >>> model = MLP([2, 5, 2, 1])
+    >>> opt = SGD(model.params, lr=0.1)
+    >>> ws = _Workspace(model._layout()[0], 64, np.float64, model.params.size)
+    >>> work = Workspace(ws.g, np.empty(2 * 64), np.empty(64), ws.act, ws.a_base, ws.dz, ws.tmp,
+    ...                  np.empty((4, 300), np.int64), np.zeros((4, 625), np.uint64), np.zeros(624, np.uint64))
+    >>> rec = Records(1, np.zeros(2), np.zeros(2))
+    >>> train_epochs(Data(X, Y.astype(float), 10, 64), 0, np.full(2, 0.1), model._net(), opt._kernel_args(),
+    ...              work, rec)
+    -1
+    >>> opt.t                        # 5 batches an epoch
+    10
     """
     X, Y, batch_size = data.X, data.Y, data.batch_size
     flat, dims, w_off, b_off = net.flat, net.dims, net.w_off, net.b_off

@@ -100,7 +100,16 @@ KIND, CHECK, PARALLEL, LR, T, HYPER = 0, 1, 2, 3, 4, 5
 
 
 class OptimizerArgs(NamedTuple):
-    """An optimizer as the compiled training loop takes it: its own arrays, updated in place."""
+    """An optimizer as the compiled training loop takes it: its own arrays, updated in place.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamopt import Adam
+    >>> state, settings = Adam(np.zeros(3), lr=0.1)._kernel_args()
+    >>> state.shape, int(settings[KIND]) == ADAM, float(settings[LR])
+    ((2, 3), True, 0.1)
+    """
 
     state: np.ndarray  # k × n state buffers
     settings: np.ndarray  # float64 settings (module docstring)
@@ -134,7 +143,16 @@ def _block(n: int, nblocks: int, b: int) -> tuple[int, int]:
 # ------------------------------------------------------------------ the rules
 @jit
 def sgd(p, g, lr):
-    """Gradient descent: W ← W − η·dW."""
+    """Gradient descent: W ← W − η·dW.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.ones(2)
+    >>> sgd(p, np.array([1.0, -1.0]), 0.25)
+    >>> p
+    array([0.75, 1.25])
+    """
     lr_ = p.dtype.type(lr)
     for i in range(p.shape[0]):
         p[i] = p[i] - lr_ * g[i]
@@ -143,7 +161,16 @@ def sgd(p, g, lr):
 @jit
 def momentum(p, g, v, lr, beta, sum_form, nesterov):
     """Momentum: u = (1 − β)·dW ("ema") or dW ("sum", ``sum_form``); v ← β·v + u;
-    W ← W − η·v, or W ← W − η·(u + β·v) with ``nesterov``."""
+    W ← W − η·v, or W ← W − η·(u + β·v) with ``nesterov``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p, v = np.zeros(1), np.ones(1)
+    >>> momentum(p, np.ones(1), v, 1.0, 0.5, False, False)   # v = 0.5·1 + 0.5·1
+    >>> p, v
+    (array([-1.]), array([1.]))
+    """
     lr_ = p.dtype.type(lr)
     beta_ = p.dtype.type(beta)
     scale = p.dtype.type(1.0 if sum_form else 1.0 - beta)
@@ -164,6 +191,14 @@ def rmsprop(p, g, s, gavg, lr, beta, eps, centered):
     ``centered``: ḡ ← β·ḡ + (1 − β)·dW (in ``gavg``) and the denominator is
     √max(s − ḡ², 0) + ε (s − ḡ² ≥ 0 in exact arithmetic; the clamp only
     removes rounding below 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p, s, gavg = np.zeros(1), np.zeros(1), np.zeros(0)
+    >>> rmsprop(p, np.array([2.0]), s, gavg, 0.1, 0.75, 0.0, False)   # s = 0.25·4
+    >>> p, s
+    (array([-0.2]), array([1.]))
     """
     lr_ = p.dtype.type(lr)
     beta_ = p.dtype.type(beta)
@@ -195,6 +230,14 @@ def adam(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgr
     arranged so that each element costs one square root and one division
     (c1, c2, η/c1 and 1/√c2 are computed once per call, in float64: the one
     place where Adam's bias corrections are built).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p, m, v = np.zeros(2), np.zeros(2), np.zeros(2)
+    >>> adam(p, np.array([3.0, -0.5]), m, v, np.zeros(0), 0.1, 0.9, 0.999, 1e-8, 0.0, False, False, 1.0)
+    >>> p.round(6)   # the first step moves each weight by about η
+    array([-0.1,  0.1])
     """
     c1 = one_minus_beta_pow(1.0 - beta1, t)
     c2 = one_minus_beta_pow(1.0 - beta2, t)
@@ -252,14 +295,36 @@ def _step_block(p, g, state, settings, start, stop):
 
 @jit_uncounted
 def step(p, g, state, settings):
-    """One step of the rule in ``settings`` over the whole buffer; ``settings[T]`` += 1."""
+    """One step of the rule in ``settings`` over the whole buffer; ``settings[T]`` += 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p, settings = np.zeros(2), np.zeros(HYPER)
+    >>> settings[[KIND, LR]] = SGD, 0.5
+    >>> step(p, np.ones(2), np.zeros((0, 2)), settings)
+    >>> p, int(settings[T])
+    (array([-0.5, -0.5]), 1)
+    """
     _step_block(p, g, state, settings, 0, p.shape[0])
     settings[T] += 1.0
 
 
 @pjit
 def step_parallel(p, g, state, settings):
-    """As :func:`step`, in blocks spread over the threads."""
+    """As :func:`step`, in blocks spread over the threads (the same bits).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = np.linspace(-1.0, 1.0, 50_000)
+    >>> settings = np.zeros(HYPER + 2)
+    >>> settings[[KIND, LR, HYPER]] = RMSPROP, 0.01, 0.9          # eps 0.0 here: g has no zero
+    >>> p1, s1, p2, s2 = np.zeros(50_000), np.zeros((1, 50_000)), np.zeros(50_000), np.zeros((1, 50_000))
+    >>> step(p1, g, s1, settings.copy()); step_parallel(p2, g, s2, settings.copy())
+    >>> np.array_equal(p1, p2) and np.array_equal(s1, s2)
+    True
+    """
     n = p.shape[0]
     nblocks = _nblocks(n)
     for b in prange(nblocks):
@@ -270,7 +335,14 @@ def step_parallel(p, g, state, settings):
 
 @jit
 def count_nonfinite(x) -> int:
-    """How many values of ``x`` are NaN or ±inf (x − x is 0 exactly when x is finite)."""
+    """How many values of ``x`` are NaN or ±inf (x − x is 0 exactly when x is finite).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> count_nonfinite(np.array([1.0, np.nan, -np.inf, 0.0]))
+    2
+    """
     bad = 0
     for i in range(x.shape[0]):
         xi = x[i]
@@ -280,7 +352,16 @@ def count_nonfinite(x) -> int:
 
 @pjit
 def count_nonfinite_parallel(x) -> int:
-    """As :func:`count_nonfinite`, in blocks spread over the threads."""
+    """As :func:`count_nonfinite`, in blocks spread over the threads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros(100_000)
+    >>> x[[5, 99_999]] = np.inf
+    >>> count_nonfinite_parallel(x)
+    2
+    """
     n = x.shape[0]
     nblocks = _nblocks(n)
     bad = 0
@@ -292,7 +373,14 @@ def count_nonfinite_parallel(x) -> int:
 
 @jit
 def first_nonfinite(x) -> int:
-    """Index of the first NaN/±inf value in ``x``, or −1 when every value is finite."""
+    """Index of the first NaN/±inf value in ``x``, or −1 when every value is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> first_nonfinite(np.array([1.0, 2.0, np.nan])), first_nonfinite(np.ones(3))
+    (2, -1)
+    """
     for i in range(x.shape[0]):
         xi = x[i]
         if not (xi - xi == 0):
@@ -308,6 +396,14 @@ def apply(p, g, state, settings) -> int:
     buffer (and ``settings[T]``) untouched and the index of its first
     non-finite value is returned; otherwise the step is applied and −1 is
     returned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p, settings = np.zeros(3), np.zeros(HYPER)
+    >>> settings[[KIND, CHECK, LR]] = SGD, 1.0, 0.1
+    >>> apply(p, np.array([0.0, np.inf, 1.0]), np.zeros((0, 3)), settings), p, int(settings[T])
+    (1, array([0., 0., 0.]), 0)
     """
     parallel = settings[PARALLEL] != 0.0
     if settings[CHECK] != 0.0:
