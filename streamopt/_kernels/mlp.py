@@ -299,15 +299,10 @@ def cost_sum(y, nb, dims, a_base, act, tmp):
     Examples
     --------
     >>> import numpy as np
-    >>> from streamopt import MLP
-    >>> model = MLP([2, 3, 1], seed=0)
-    >>> dims, w_off, b_off = model._layout()
-    >>> x = np.array([[0.5, -1.0], [1.0, 2.0]])      # 2 inputs × 2 examples
-    >>> y = np.array([[1.0, 0.0]])
-    >>> a_base, act = np.array([0, 0, 3 * 2]), np.empty((3 + 1) * 2)   # capacity 2
-    >>> forward(x.ravel(), 2, model.params.flat, dims, w_off, b_off, a_base, act)
-    >>> total = cost_sum(y.ravel(), 2, dims, a_base, act, np.empty(2))
-    >>> bool(np.isclose(total / 2, model.cost(x, y)))
+    >>> dims, a_base = np.array([2, 1]), np.array([0, 0])
+    >>> act = np.array([0.9, 0.2])                   # A_1: the output for 2 examples
+    >>> total = cost_sum(np.array([1.0, 0.0]), 2, dims, a_base, act, np.empty(2))
+    >>> bool(np.isclose(total, -np.log(0.9) - np.log(1 - 0.2)))
     True
     """
     n_layers = dims.size - 1
@@ -338,19 +333,17 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
 
     Examples
     --------
+    A one-layer network (logistic regression) on one example, W = 0.5, b = 0:
+
     >>> import numpy as np
-    >>> from streamopt import MLP
-    >>> model = MLP([2, 3, 1], seed=0)
-    >>> dims, w_off, b_off = model._layout()
-    >>> x = np.array([[0.5, -1.0], [1.0, 2.0]])      # 2 inputs × 2 examples
-    >>> y = np.array([[1.0, 0.0]])
-    >>> a_base, act = np.array([0, 0, 3 * 2]), np.empty((3 + 1) * 2)   # capacity 2
-    >>> forward(x.ravel(), 2, model.params.flat, dims, w_off, b_off, a_base, act)
-    >>> g = np.zeros(model.params.size)
-    >>> backward(x.ravel(), y.ravel(), 2, model.params.flat, dims, w_off, b_off, a_base, act,
-    ...          np.empty(2 * 3 * 2), g)
+    >>> flat = np.array([0.5, 0.0])                  # W1 (1 × 1), then b1
+    >>> dims, w_off, b_off, a_base = np.array([1, 1]), np.array([0, 0]), np.array([0, 1]), np.array([0, 0])
+    >>> x, y = np.array([2.0]), np.array([1.0])
+    >>> act = np.array([1 / (1 + np.exp(-1.0))])     # A_1 = σ(0.5·2), as forward leaves it
+    >>> g = np.zeros(2)
+    >>> backward(x, y, 1, flat, dims, w_off, b_off, a_base, act, np.empty(2), g)
     True
-    >>> bool(np.allclose(g, model.loss_and_grad(x, y)[1].flat))
+    >>> bool(np.allclose(g, [(act[0] - 1) * 2, act[0] - 1]))   # dW = (a − y)·x, db = a − y
     True
     """
     n_layers = dims.size - 1
