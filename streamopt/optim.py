@@ -241,12 +241,15 @@ class Rule:
         """Arrays a step reads or writes per parameter, each counted once per read and per write."""
         return 3 + 2 * len(self.in_use(values))
 
-    def parse(self, values: Mapping[str, Any], where: str = "") -> dict[str, Any]:
-        """Every hyper-parameter of ``values`` validated (exactly this rule's names)."""
+    def parse(self, values: Any, where: str | None = None,
+              read: Callable[[Hyper, str, Any], Any] = Hyper.parse) -> dict[str, Any]:
+        """Every hyper-parameter of ``values`` (exactly this rule's names) read by ``read(hyper, name,
+        item)`` and validated; errors call them ``where[name]`` (just ``name`` without ``where``)."""
         names = [h.name for h in self.hyper]
-        if set(values) != set(names):
+        if not isinstance(values, Mapping) or set(values) != set(names):
             raise ValueError(f"{where or 'hyper'} must have the keys {sorted(names)}, got {_state.excerpt(values)}")
-        return {h.name: h.parse(f"{where}[{h.name!r}]" if where else h.name, values[h.name]) for h in self.hyper}
+        return {h.name: read(h, h.name if where is None else f"{where}[{h.name!r}]", values[h.name])
+                for h in self.hyper}
 
     def pack(self, values: Mapping[str, Any]) -> list[float]:
         """The validated ``values`` as the kernel's settings hold them, from ``settings[HYPER]`` on."""
@@ -565,23 +568,29 @@ class Optimizer:
             return 1, state
         return None
 
-    def _check_shape_fields(self, state: dict[str, Any], size: Any) -> None:
+    def _check_shape_fields(self, state: dict[str, Any]) -> None:
+        """The state's ``dtype`` and ``size`` are the parameters'."""
         if state["dtype"] != self.flat.dtype.name:
             raise TypeError(f"state['dtype'] must be {self.flat.dtype.name!r}, got {_state.excerpt(state['dtype'])}")
+        size = state["size"]
         if type(size) is not int or size != self.flat.size:
             raise ValueError(f"state['size'] must be {self.flat.size} (the parameters' size), "
                              f"got {_state.excerpt(size)}")
 
     def _decode(self, state: dict[str, Any]) -> _Loaded:
         """Version 2 (:meth:`state_dict`'s JSON), validated."""
-        self._check_shape_fields(state, state["size"])
+        self._check_shape_fields(state)
         lr = _checks.check_lr(_state.parse_hex_float("state['lr']", state["lr"], finite=True), "state['lr']")
         t = _check_t(_state.parse_int("state['t']", state["t"], minimum=0), "state['t']")
-        hyper = self._decode_hyper(state["hyper"], lambda h, where, item: h.from_json(where, item))
-        items = self._buffer_items(state["buffers"], hyper)
-        buffers = {name: _state.array_from_json(f"state['buffers'][{name!r}]", item, self.flat.dtype.name,
+        hyper = self.rule.parse(state["hyper"], "state['hyper']", Hyper.from_json)
+        in_use = self.rule.in_use(hyper)
+        items = state["buffers"]
+        if not isinstance(items, dict) or set(items) != set(in_use):
+            got = sorted(map(str, items)) if isinstance(items, dict) else _state.excerpt(items)
+            raise ValueError(f"state['buffers'] must hold {sorted(in_use)}, got {got}")
+        buffers = {name: _state.array_from_json(f"state['buffers'][{name!r}]", items[name], self.flat.dtype.name,
                                                 (self.flat.size,))
-                   for name, item in items.items()}
+                   for name in in_use}
         return _Loaded(lr, t, hyper, buffers)
 
     def _decode_v1(self, state: dict[str, Any]) -> _Loaded:
@@ -592,10 +601,10 @@ class Optimizer:
         if state["kind"] != self.rule.legacy_kind:
             raise ValueError(f"state['kind'] must be {self.rule.legacy_kind!r} for {self.rule.name}, "
                              f"got {_state.excerpt(state['kind'])}")
-        self._check_shape_fields(state, state["size"])
+        self._check_shape_fields(state)
         lr = _checks.check_lr(state["lr"], "state['lr']")
         t = _check_t(state["t"], "state['t']")
-        hyper = self._decode_hyper(state["hyper"], lambda h, where, item: h.parse(where, item))
+        hyper = self.rule.parse(state["hyper"], "state['hyper']")
         buffers = state["buffers"]
         if not isinstance(buffers, dict):
             raise TypeError(f"state['buffers'] must be a dict of arrays, got {type(buffers).__name__}")
@@ -617,19 +626,6 @@ class Optimizer:
             if name in in_use:
                 out[name] = buf
         return _Loaded(lr, t, hyper, out)
-
-    def _decode_hyper(self, hyper: Any, decode: Callable[[Hyper, str, Any], Any]) -> dict[str, Any]:
-        names = [h.name for h in self.rule.hyper]
-        if not isinstance(hyper, dict) or set(hyper) != set(names):
-            raise ValueError(f"state['hyper'] must have the keys {sorted(names)}, got {_state.excerpt(hyper)}")
-        return {h.name: decode(h, f"state['hyper'][{h.name!r}]", hyper[h.name]) for h in self.rule.hyper}
-
-    def _buffer_items(self, buffers: Any, hyper: dict[str, Any]) -> dict[str, Any]:
-        in_use = self.rule.in_use(hyper)
-        if not isinstance(buffers, dict) or set(buffers) != set(in_use):
-            got = sorted(map(str, buffers)) if isinstance(buffers, dict) else _state.excerpt(buffers)
-            raise ValueError(f"state['buffers'] must hold {sorted(in_use)}, got {got}")
-        return buffers
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`state_dict` as JSON to ``path`` (atomically: the file holds the old or the new state).
@@ -899,7 +895,8 @@ class Adam(Optimizer):
     """
 
     rule = Rule("Adam", _k.ADAM, _k.adam,
-                hyper=(Hyper("beta1", "real", _beta), Hyper("beta2", "real", _beta), Hyper("eps", "real", _positive_eps),
+                hyper=(Hyper("beta1", "real", _beta), Hyper("beta2", "real", _beta),
+                       Hyper("eps", "real", _positive_eps),
                        Hyper("weight_decay", "real", _checks.check_eps), Hyper("decoupled", "switch"),
                        Hyper("amsgrad", "switch")),
                 buffers=(("m", None), ("v", None), ("vmax", "amsgrad")), legacy_kind="adam")

@@ -326,9 +326,10 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
 
     ``dz`` holds 2·max(n_l)·nb values of scratch.  The sums over the examples
     (dW, db) are :func:`vec_dot` / :func:`vec_sum`: a mini-batch's dot products
-    are short, and a fixed-order sum cannot use the vector lanes on them.  dZ_{l−1} takes one pass per unit when layer l has one or
-    two units (the notes' last two layers), else one per unit of layer l plus
-    one for the ReLU mask; the same operations in the same order.  Returns True
+    are short, and a fixed-order sum cannot use the vector lanes on them.
+    dZ_{l−1} takes one pass per unit when layer l has one or two units (the
+    notes' last two layers), else one per unit of layer l plus one for the
+    ReLU mask; the same operations in the same order.  Returns True
     when every gradient entry is finite.
 
     Examples
