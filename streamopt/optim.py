@@ -153,6 +153,11 @@ class Hyper:
     choices: tuple[str, ...] = ()
     arg: str = ""
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("real", "switch", "choice") or (self.kind == "real") != (self.check is not None) \
+                or (self.kind == "choice") != (len(self.choices) == 2):
+            raise ValueError(f"{self.name}: a real needs a check, a choice two choices, a switch neither")
+
     @property
     def kernel_arg(self) -> str:
         """The name of the kernel argument that takes this hyper-parameter."""

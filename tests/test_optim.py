@@ -717,3 +717,13 @@ def test_parallel_kernels_chosen_by_bytes_moved():
     assert not small.parallel
     small.load_state_dict(Adam(np.zeros(limit // 36 + 1, np.float32), 0.1, amsgrad=True).state_dict())
     assert small.parallel
+
+
+def test_a_hyper_parameter_definition_is_checked():
+    from streamopt.optim import Hyper
+
+    for bad in (dict(kind="real"), dict(kind="switch", check=float), dict(kind="choice", choices=("a",)),
+                dict(kind="flag")):
+        with pytest.raises(ValueError, match="x: a real needs a check"):
+            Hyper("x", **bad)
+    assert Hyper("x", "choice", choices=("a", "b")).packed("b") == 1.0
