@@ -887,7 +887,8 @@ class Adam(Optimizer):
     -----
     State buffers: ``m`` (first moment), ``v`` (second moment) and ``vmax``
     (running max of v, in use with ``amsgrad``); the kernel is
-    :func:`streamopt._kernels.optim.adam`, which builds the bias corrections.
+    :func:`streamopt._kernels.optim.adam`, given the bias corrections of
+    :func:`streamopt._kernels.optim.bias_corrections` (built once per step).
 
     Examples
     --------

@@ -666,7 +666,7 @@ def test_rule_matches_its_kernel(cls):
     switched = [switch is not None for _, switch in rule.buffers]
     assert switched == sorted(switched)
     assert args[:2] == ["p", "g"] and args[2:2 + len(listed)] == listed
-    assert args[2 + len(listed):] in ([], ["t"])
+    assert args[2 + len(listed):] in ([], ["c1", "c2"])
     assert rule.name == cls.__name__ and getattr(kernels, rule.name.upper()) == rule.code
     # the class's keyword arguments are the rule's hyper-parameters
     params = list(inspect.signature(cls).parameters)

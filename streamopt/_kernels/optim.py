@@ -83,6 +83,7 @@ __all__ = [
     "momentum",
     "rmsprop",
     "adam",
+    "bias_corrections",
     "step",
     "step_parallel",
     "apply",
@@ -219,8 +220,9 @@ def rmsprop(p, g, s, gavg, lr, beta, eps, centered):
 
 
 @jit
-def adam(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, t):
-    """Adam at step t ≥ 1, with c1 = 1 − β₁ᵗ and c2 = 1 − β₂ᵗ (:func:`one_minus_beta_pow`):
+def adam(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, c1, c2):
+    """Adam at step t ≥ 1, given its bias corrections c1 = 1 − β₁ᵗ and c2 = 1 − β₂ᵗ
+    (:func:`bias_corrections`):
 
     dW ← dW + λ·W (L2, unless ``decoupled``), or W ← (1 − η·λ)·W (``decoupled``, AdamW);
     m ← β₁·m + (1 − β₁)·dW;  v ← β₂·v + (1 − β₂)·dW²;  v_max ← max(v_max, v) (``amsgrad``);
@@ -228,19 +230,16 @@ def adam(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgr
 
     (η/c1)·m / (√v/√c2 + ε) is the notes' η·m̂ / (√v̂ + ε), m̂ = m/c1, v̂ = v/c2,
     arranged so that each element costs one square root and one division
-    (c1, c2, η/c1 and 1/√c2 are computed once per call, in float64: the one
-    place where Adam's bias corrections are built).
+    (η/c1 and 1/√c2 are computed once per call, in float64).
 
     Examples
     --------
     >>> import numpy as np
     >>> p, m, v = np.zeros(2), np.zeros(2), np.zeros(2)
-    >>> adam(p, np.array([3.0, -0.5]), m, v, np.zeros(0), 0.1, 0.9, 0.999, 1e-8, 0.0, False, False, 1.0)
+    >>> adam(p, np.array([3.0, -0.5]), m, v, np.zeros(0), 0.1, 0.9, 0.999, 1e-8, 0.0, False, False, 0.1, 0.001)
     >>> p.round(6)   # the first step moves each weight by about η
     array([-0.1,  0.1])
     """
-    c1 = one_minus_beta_pow(1.0 - beta1, t)
-    c2 = one_minus_beta_pow(1.0 - beta2, t)
     lr_c1 = p.dtype.type(lr / c1)
     inv_sqrt_c2 = p.dtype.type(1.0 / math.sqrt(c2))
     b1 = p.dtype.type(beta1)
@@ -268,8 +267,31 @@ def adam(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgr
 
 
 # ------------------------------------------------------------ generic parts
+@jit
+def bias_corrections(settings):
+    """(c1, c2) = (1 − β₁ᵗ, 1 − β₂ᵗ) of Adam for the step being taken, t = ``settings[T]`` + 1
+    ((1.0, 1.0) for the other rules): the one place they are built, once per step (not per
+    block of :func:`step_parallel`).  β₁, β₂ are Adam's first two hyper-parameters.
+
+    1 − βᵗ is :func:`one_minus_beta_pow`, exact even for β = 1 − 1e−12 at t = 1e9.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> settings = np.zeros(HYPER + 6)
+    >>> settings[[KIND, T, HYPER, HYPER + 1]] = ADAM, 1.0, 0.9, 0.999   # the step being taken: t = 2
+    >>> [round(c, 12) for c in bias_corrections(settings)]
+    [0.19, 0.001999]
+    """
+    if settings[KIND] != ADAM:
+        return 1.0, 1.0
+    t = settings[T] + 1.0
+    return (one_minus_beta_pow(1.0 - settings[HYPER], t),
+            one_minus_beta_pow(1.0 - settings[HYPER + 1], t))
+
+
 @jit_uncounted
-def _step_block(p, g, state, settings, start, stop):
+def _step_block(p, g, state, settings, c1, c2, start, stop):
     """The rule of ``settings[KIND]`` on elements [start, stop): the one dispatch.
 
     Buffer row i is ``state[min(i, k − 1)]``: a switched-off buffer (past the
@@ -277,7 +299,6 @@ def _step_block(p, g, state, settings, start, stop):
     """
     kind = settings[KIND]
     lr = settings[LR]
-    t = settings[T] + 1.0  # the step being taken
     h = settings[HYPER:]
     p = p[start:stop]
     g = g[start:stop]
@@ -290,7 +311,7 @@ def _step_block(p, g, state, settings, start, stop):
         rmsprop(p, g, state[0, start:stop], state[min(1, last), start:stop], lr, h[0], h[1], h[2] != 0.0)
     else:
         adam(p, g, state[0, start:stop], state[1, start:stop], state[min(2, last), start:stop],
-             lr, h[0], h[1], h[2], h[3], h[4] != 0.0, h[5] != 0.0, t)
+             lr, h[0], h[1], h[2], h[3], h[4] != 0.0, h[5] != 0.0, c1, c2)
 
 
 @jit_uncounted
@@ -306,7 +327,8 @@ def step(p, g, state, settings):
     >>> p, int(settings[T])
     (array([-0.5, -0.5]), 1)
     """
-    _step_block(p, g, state, settings, 0, p.shape[0])
+    c1, c2 = bias_corrections(settings)
+    _step_block(p, g, state, settings, c1, c2, 0, p.shape[0])
     settings[T] += 1.0
 
 
@@ -325,11 +347,12 @@ def step_parallel(p, g, state, settings):
     >>> np.array_equal(p1, p2) and np.array_equal(s1, s2)
     True
     """
+    c1, c2 = bias_corrections(settings)
     n = p.shape[0]
     nblocks = _nblocks(n)
     for b in prange(nblocks):
         start, stop = _block(n, nblocks, b)
-        _step_block(p, g, state, settings, start, stop)
+        _step_block(p, g, state, settings, c1, c2, start, stop)
     settings[T] += 1.0
 
 
