@@ -18,10 +18,11 @@ Libraries (columns)
 ``torch-fused``          ``fused=True`` (SGD, Adam and AdamW: RMSprop has no fused CPU path);
 ``floor``                bytes the step must move ÷ the triad bandwidth on every core
                          (``bench/floor.py``), where the buffers are at least twice the
-                         last-level cache (only there does memory bound the step):
-                         (3, 5, 5, 7, 7) · itemsize bytes per parameter for SGD, Momentum,
-                         RMSprop, Adam, AdamW (Adam float32: 28 B).  The finite check of
-                         ``streamopt`` reads the gradient once more (one more itemsize per
+                         last-level cache (only there does memory bound the step); the bytes
+                         are the optimizer's ``bytes_per_parameter``, from its definition
+                         (3 + 2 · state buffers) · itemsize: (3, 5, 5, 7, 7) · itemsize for SGD,
+                         Momentum, RMSprop, Adam, AdamW (Adam float32: 28 B).  The finite check
+                         of ``streamopt`` reads the gradient once more (one more itemsize per
                          parameter): it is not counted, so the floor is that of the step alone.
 
 The ``*-threshold`` cases (full run only) time checked steps with the serial and the
@@ -50,10 +51,6 @@ GROUP = "optim"
 LR = 1e-4
 #: The moons network's shapes (layers 2-20-3-1), used as proportions for small sizes.
 MOONS_SHAPES = [(20, 2), (20, 1), (3, 20), (3, 1), (1, 3), (1, 1)]
-#: Parameters per step read or written, in units of itemsize (floor).
-STREAMS = {"sgd": 3, "momentum": 5, "rmsprop": 5, "adam": 7, "adamw": 7}
-#: Arrays each step touches (parameters, gradient, state), for the working-set size.
-ARRAYS = {"sgd": 2, "momentum": 3, "rmsprop": 3, "adam": 4, "adamw": 4}
 #: AdamW's decoupled weight decay (PyTorch's default for ``AdamW``).
 WEIGHT_DECAY = 0.01
 
@@ -109,19 +106,23 @@ def _reference_step(kind: str, params: dict, grads: dict):
     return lambda: ref.adam_update(params, grads, zeros, zeros2, 1, LR)
 
 
-def _floor_applies(kind: str, n: int, dtype: str) -> bool:
+def _working_set(opt) -> int:
+    """Bytes of the arrays a step touches: parameters, gradient and the state buffers in use."""
+    return 2 * opt.flat.nbytes + sum(b.nbytes for b in opt.buffers.values())
+
+
+def _floor_applies(opt) -> bool:
     """True when the step's arrays are at least twice the last-level cache (32 MiB if unknown)."""
     floor = optional("floor")
     llc = getattr(floor, "last_level_cache_bytes", lambda: None)() if floor is not None else None
-    return ARRAYS[kind] * n * np.dtype(dtype).itemsize >= 2 * (llc or 32 * 2**20)
+    return _working_set(opt) >= 2 * (llc or 32 * 2**20)
 
 
-def _floor_ns(kind: str, dtype: str, quick: bool) -> float | None:
+def _floor_ns(bytes_per_element: int) -> float | None:
     floor = optional("floor")
     if floor is None:
         return None
-    bpe = STREAMS[kind] * np.dtype(dtype).itemsize
-    return floor.floor_ns_per_element(bpe, floor.all_threads())
+    return floor.floor_ns_per_element(bytes_per_element, floor.all_threads())
 
 
 def bench_case(kind: str, n: int, dtype: str, quick: bool, torch) -> list[Result]:
@@ -132,19 +133,22 @@ def bench_case(kind: str, n: int, dtype: str, quick: bool, torch) -> list[Result
 
     p = FlatParams(arrays)
     g = FlatParams(grads)
-    extra = {"arrays": len(arrays), "bytes_per_element": STREAMS[kind] * np.dtype(dtype).itemsize}
-    floor_applies = _floor_applies(kind, n, dtype)
+    probe = OURS[kind](p, True)
+    bytes_per_element = probe.bytes_per_parameter
+    extra = {"arrays": len(arrays), "bytes_per_element": bytes_per_element}
+    floor_applies = _floor_applies(probe)
+    del probe
     if floor_applies and optional("floor") is not None:
         # the memory bandwidth of a shared host varies with its other tenants: sample the triad
         # beside every case it bounds (the floor is the best bandwidth seen in the run)
         optional("floor").remeasure_bandwidth(quick=quick)
-    floor_ns = _floor_ns(kind, dtype, quick) if floor_applies else None
+    floor_ns = _floor_ns(bytes_per_element) if floor_applies else None
     if floor_ns is not None:
         extra["floor_ns_per_element"] = floor_ns
     for library, check in (("streamopt", True), ("streamopt-nocheck", False)):
         opt = OURS[kind](p, check)
         rows.append(result(GROUP, kind, library, n, dtype, measure(lambda: opt.step(g), **kw),
-                           parallel=opt._parallel, **extra))
+                           parallel=opt.parallel, **extra))
     del p, g
 
     ref_params = {k: v.copy() for k, v in arrays.items()}
@@ -172,15 +176,14 @@ def bench_case(kind: str, n: int, dtype: str, quick: bool, torch) -> list[Result
         del tensors, opt
 
     if floor_ns is not None:
-        rows.append(_floor_row(kind, n, dtype, floor_ns))
+        rows.append(_floor_row(kind, n, dtype, floor_ns, bytes_per_element))
     elif floor_applies:
         rows.append(missing(GROUP, kind, "floor", n, dtype, why="bench/floor.py not found"))
     return rows
 
 
-def _floor_row(kind: str, n: int, dtype: str, ns: float) -> Result:
-    return Result(GROUP, kind, "floor", n, dtype, ns * n * 1e-9, 0.0,
-                  {"bytes_per_element": STREAMS[kind] * np.dtype(dtype).itemsize})
+def _floor_row(kind: str, n: int, dtype: str, ns: float, bytes_per_element: int) -> Result:
+    return Result(GROUP, kind, "floor", n, dtype, ns * n * 1e-9, 0.0, {"bytes_per_element": bytes_per_element})
 
 
 def bench_threshold(kind: str, dtype: str) -> list[Result]:
@@ -198,7 +201,7 @@ def bench_threshold(kind: str, dtype: str) -> list[Result]:
                 optim_mod.PARALLEL_MIN_BYTES = saved
             rows.append(result(GROUP, f"{kind}-threshold", library, n, dtype,
                                measure(lambda: opt.step(g), repeat=7, min_time=0.05),
-                               bytes_per_step=n * STREAMS[kind] * np.dtype(dtype).itemsize))
+                               bytes_per_step=n * opt.bytes_per_parameter))
     return rows
 
 

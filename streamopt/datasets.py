@@ -33,6 +33,13 @@ def load_weather() -> pd.DataFrame:
     -----
     Source: NOAA NCDC GHCN-Daily (public domain), as distributed by
     vega-datasets (``seattle-weather``).
+
+    Examples
+    --------
+    >>> from streamopt.datasets import load_weather
+    >>> df = load_weather()
+    >>> df.shape, list(df.columns)
+    ((1461, 5), ['precipitation', 'temp_max', 'temp_min', 'wind', 'weather'])
     """
     with resources.files("streamopt").joinpath("_data", _WEATHER_FILE).open("rb") as fh:
         df = pd.read_csv(fh)
@@ -100,6 +107,13 @@ def moons(n_samples: int = 300, noise: float = 0.2, seed: int = 3) -> tuple[np.n
     X : ndarray of shape (2, n_samples), float64
     Y : ndarray of shape (1, n_samples), int64
         Labels 0 (outer moon) and 1 (inner moon).
+
+    Examples
+    --------
+    >>> from streamopt.datasets import moons
+    >>> X, Y = moons()
+    >>> X.shape, Y.shape, int(Y.sum())
+    ((2, 300), (1, 300), 150)
     """
     n = check_int("n_samples", n_samples, minimum=2)
     sd = check_real("noise", noise)

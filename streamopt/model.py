@@ -92,13 +92,12 @@ class MLP:
         self._dims = dims
         self._dims_arr = np.asarray(dims, dtype=np.int64)
         self._dtype = dtype
-        flat = self._params.flat
-        base = flat.__array_interface__["data"][0]
+        layout = self._params.layout
         self._w_off = np.zeros(len(dims), dtype=np.int64)
         self._b_off = np.zeros(len(dims), dtype=np.int64)
         for l in range(1, len(dims)):
-            self._w_off[l] = (self._params[f"W{l}"].__array_interface__["data"][0] - base) // dtype.itemsize
-            self._b_off[l] = (self._params[f"b{l}"].__array_interface__["data"][0] - base) // dtype.itemsize
+            self._w_off[l] = layout.offsets[layout.index[f"W{l}"]]
+            self._b_off[l] = layout.offsets[layout.index[f"b{l}"]]
         self._ws: _Workspace | None = None
 
     # ------------------------------------------------------------- properties
@@ -131,7 +130,12 @@ class MLP:
         return self._ws
 
     def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dims, w_off, b_off): the layer sizes and where W_l and b_l start in ``params.flat``."""
         return self._dims_arr, self._w_off, self._b_off
+
+    def _net(self) -> _k.Net:
+        """The model as the compiled training loop takes it (its own arrays)."""
+        return _k.Net(self._params.flat, self._dims_arr, self._w_off, self._b_off)
 
     def check_inputs(self, X: Any, name: str = "X") -> np.ndarray:
         """``X`` as a C-contiguous (n_0, m) array of the model's dtype (a copy

@@ -1,4 +1,4 @@
-"""Fused optimizers on flat parameter buffers: SGD, Momentum, RMSprop, Adam.
+r"""Fused optimizers on flat parameter buffers: SGD, Momentum, RMSprop, Adam.
 
 Each optimizer updates every parameter in **one** compiled pass over one
 contiguous buffer (a :class:`~streamopt.params.FlatParams` or a float ndarray),
@@ -6,52 +6,259 @@ with the notes' formulas; PyTorch's variants (Nesterov, centered RMSprop,
 L2 / decoupled weight decay, AMSGrad) follow ``torch.optim``'s definitions.
 
 =========  ==================================================================
-rule       update (g = gradient, α = ``lr``, all operations element-wise)
+rule       update (g = gradient, η = ``lr``, all operations element-wise)
 =========  ==================================================================
-SGD        W ← W − α·g
-Momentum   v ← β·v + (1 − β)·g ("ema") or v ← β·v + g ("sum");  W ← W − α·v
-RMSprop    s ← β·s + (1 − β)·g²;  W ← W − α·g / (√s + ε)
+SGD        W ← W − η·g
+Momentum   v ← β·v + (1 − β)·g ("ema") or v ← β·v + g ("sum");  W ← W − η·v
+RMSprop    s ← β·s + (1 − β)·g²;  W ← W − η·g / (√s + ε)
 Adam       m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;  t ← t + 1;
-           W ← W − α·m̂ / (√v̂ + ε),  m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
+           W ← W − η·m̂ / (√v̂ + ε),  m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
 =========  ==================================================================
 
-A step whose gradient holds a NaN or ±inf raises :class:`NonFiniteGradientError`
-and changes nothing (``check_finite=False`` skips that check).  ``state_dict``
-/ ``load_state_dict`` and ``save`` / ``load`` restore an optimizer exactly: a run
-stopped after k steps and resumed is bit-identical to one never stopped.
+``t`` is the optimizer's step count (``opt.t``).  A step whose gradient holds
+a NaN or ±inf raises :class:`NonFiniteGradientError` and changes nothing
+(``check_finite=False`` skips that check).
+
+Each optimizer is defined once, by its class's :class:`Rule`: the kernel of its
+update (in :mod:`streamopt._kernels.optim`), its hyper-parameters (names,
+validation, how the kernel takes them), its state buffers (names, when they
+are in use) and so the bytes a step moves per parameter.  The class, the
+compiled training loop (:func:`streamopt.train`) and the benchmark
+(``bench/optimizers.py``) all read it.
+
+State
+-----
+``state_dict()`` is plain JSON with exact floats (the project's state
+envelope, :mod:`streamopt.state`)::
+
+    {"format": "streamopt.Adam", "version": 2,
+     "dtype": "float32", "size": 17, "lr": "0x1.6f0068db8bac7p-11", "t": 30,
+     "hyper": {"beta1": "0x1.ccccccccccccdp-1", ..., "amsgrad": false},
+     "buffers": {"m": {"dtype": "float32", "shape": [17], "data": "<base64>"}, "v": {...}}}
+
+``lr`` and the real hyper-parameters are ``float.hex`` strings, switches JSON
+booleans, ``form`` a string; ``buffers`` holds the buffers in use.
+``load_state_dict`` also takes 0.1.0's form (``{"format": 1, "kind": "adam",
+..., "buffers": {name: ndarray}}``); ``save`` writes the JSON atomically and
+``load`` reads it or a 0.1.0 ``.npz`` file.  A run stopped after k steps and
+resumed is bit-identical to one never stopped.
+
+Examples
+--------
+>>> import numpy as np
+>>> from streamopt import Adam
+>>> w = np.zeros(3)
+>>> opt = Adam(w, lr=0.1)
+>>> opt.step(np.array([1.0, -2.0, 0.5]))
+>>> w, opt.t
+(array([-0.1,  0.1, -0.1]), 1)
+>>> state = opt.state_dict()
+>>> state["format"], state["version"], state["lr"]
+('streamopt.Adam', 2, '0x1.999999999999ap-4')
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from . import _checks
+from . import state as _state
 from ._kernels import optim as _k
 from .params import FlatParams, flat_gradient
 
-__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "NonFiniteGradientError", "PARALLEL_MIN_BYTES"]
+__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "Rule", "Hyper", "NonFiniteGradientError",
+           "PARALLEL_MIN_BYTES", "MAX_T"]
 
-#: A step uses the parallel kernels (every core) when it moves at least this
-#: many bytes (parameters × arrays read or written × itemsize; e.g. from about
-#: 225 000 parameters for Adam in float32, 524 000 for SGD).  In a training loop
-#: the worker threads have gone to sleep by the next step (the gradient takes
-#: longer than OpenMP spins), and ``bench/threads.py`` measured one Adam step
-#: after 10 ms of idling: 2 cores break even at about 2·10⁵ float32 parameters
-#: (101 µs serial, 96 µs parallel).  Called back to back (the ``*-threshold``
-#: cases of ``bench/optimizers.py``) they would win from about 1.5 MiB.
+#: A step uses the parallel kernel (every core) when it moves at least this many
+#: bytes (:attr:`Optimizer.bytes_per_parameter` × parameters): the break-even of
+#: a step taken after the threads have gone idle, as in a training loop
+#: (``bench/threads.py``; the ``*-threshold`` cases of ``bench/optimizers.py``
+#: time both kernels around it).
 PARALLEL_MIN_BYTES = 6 * 1024 * 1024
 
-#: Version of the ``state_dict`` / ``save`` format.
-STATE_FORMAT = 1
+#: Step counts ``t`` stay below this: the kernels keep t as a float64, exact
+#: below 2**53 (and Adam's bias corrections take it as a float).
+MAX_T = 2**53
+
+#: Version of the ``state_dict`` / ``save`` format (0.1.0 wrote version 1).
+STATE_VERSION = 2
+_FIELDS = ("dtype", "size", "lr", "t", "hyper", "buffers")
+_V1_FIELDS = ("kind", "dtype", "size", "lr", "hyper", "t", "buffers")
 
 
 class NonFiniteGradientError(ValueError):
-    """A gradient held a NaN or ±inf; the step was not taken (nothing changed)."""
+    """A gradient held a NaN or ±inf; the step was not taken (nothing changed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamopt import SGD
+    >>> SGD(np.zeros(2), lr=0.1).step(np.array([0.0, np.nan]))
+    Traceback (most recent call last):
+    ...
+    streamopt.optim.NonFiniteGradientError: grads holds nan at index 1; the step was not taken ...
+    """
+
+
+# --------------------------------------------------------------- definitions
+def _positive_eps(value: Any, name: str = "eps") -> float:
+    """ε of a denominator √v + ε that can be 0/0: a finite real number > 0."""
+    eps = _checks.check_real(name, value)
+    if not eps > 0.0:
+        raise ValueError(f"{name} must be > 0: with {name} = 0 a zero gradient on a zero second moment "
+                         f"divides 0 by 0, got {value!r}")
+    return eps
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyper-parameter of an optimizer (other than ``lr``).
+
+    Parameters
+    ----------
+    name : str
+        Its name, as the class's keyword argument and in ``opt.hyper``.
+    kind : {"real", "switch", "choice"}
+        A real number (saved as a ``float.hex`` string), a bool (the kernel
+        takes 1.0 or 0.0; saved as a JSON boolean) or one of ``choices`` (the
+        kernel takes the switch ``value == choices[1]``; saved as the string).
+    check : callable, optional
+        For a real: ``check(value, where) -> float``, raising on a bad value
+        with ``where`` as its name (the order of :mod:`streamopt._checks`).
+    choices : tuple of str
+        For a choice: the allowed values.
+    arg : str
+        The kernel argument that takes it (default: ``name``).
+
+    Examples
+    --------
+    >>> from streamopt.optim import Adam
+    >>> [h.name for h in Adam.rule.hyper]
+    ['beta1', 'beta2', 'eps', 'weight_decay', 'decoupled', 'amsgrad']
+    >>> Adam.rule.hyper[0].parse("beta1", 0.5)
+    0.5
+    """
+
+    name: str
+    kind: str
+    check: Callable[[Any, str], float] | None = None
+    choices: tuple[str, ...] = ()
+    arg: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("real", "switch", "choice") or (self.kind == "real") != (self.check is not None) \
+                or (self.kind == "choice") != (len(self.choices) == 2):
+            raise ValueError(f"{self.name}: a real needs a check, a choice two choices, a switch neither")
+
+    @property
+    def kernel_arg(self) -> str:
+        """The name of the kernel argument that takes this hyper-parameter."""
+        return self.arg or self.name
+
+    def parse(self, where: str, value: Any) -> Any:
+        """``value`` validated (a float, a bool or one of ``choices``); errors call it ``where``."""
+        if self.kind == "real":
+            return self.check(value, where)
+        if self.kind == "switch":
+            return _checks.check_bool(where, value)
+        if not isinstance(value, str) or value not in self.choices:
+            raise ValueError(f"{where} must be {' or '.join(repr(c) for c in self.choices)}, "
+                             f"got {_state.excerpt(value)}")
+        return value
+
+    def packed(self, value: Any) -> float:
+        """What the kernel's settings hold for ``value``: the real itself, or 1.0 / 0.0 for a switch."""
+        if self.kind == "choice":
+            return 1.0 if value == self.choices[1] else 0.0
+        return float(value)
+
+    def to_json(self, value: Any) -> Any:
+        """The exact JSON form of ``value`` (a real as its ``float.hex`` string)."""
+        return _state.hex_float(value) if self.kind == "real" else value
+
+    def from_json(self, where: str, item: Any) -> Any:
+        """The value :meth:`to_json` wrote, validated."""
+        if self.kind == "real":
+            return self.parse(where, _state.parse_hex_float(where, item))
+        if self.kind == "switch":
+            return _state.parse_bool(where, item)
+        return self.parse(where, item)
+
+
+def _beta(value: Any, name: str) -> float:
+    return _checks.check_beta(name, value)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The one definition of an optimizer, read by its class, the training loop and the benchmark.
+
+    Parameters
+    ----------
+    name : str
+        The class's name, also the kind of its saved state (``"streamopt.<name>"``).
+    code : int
+        The rule's code in :func:`streamopt._kernels.optim.step`.
+    kernel : callable
+        The serial kernel of the update, with the math in its docstring.
+    hyper : tuple of Hyper
+        The hyper-parameters other than ``lr``, in the order of the kernel's arguments.
+    buffers : tuple of (str, str or None)
+        The state buffers in the order of the kernel's arguments: (name, the
+        switch that puts it in use, or None when always in use); a switched
+        buffer comes after every buffer always in use.
+    legacy_kind : str
+        The ``"kind"`` of 0.1.0's state format.
+
+    Notes
+    -----
+    A step reads W and g, writes W, and reads and writes each buffer in use:
+    it moves (3 + 2·k)·itemsize bytes per parameter for k buffers in use
+    (counted as STREAM counts, no write-allocate): :meth:`streams`.
+
+    Examples
+    --------
+    >>> from streamopt import Adam
+    >>> Adam.rule.in_use({"amsgrad": True}), Adam.rule.streams({"amsgrad": False})
+    (('m', 'v', 'vmax'), 7)
+    """
+
+    name: str
+    code: int
+    kernel: Callable[..., None]
+    hyper: tuple[Hyper, ...]
+    buffers: tuple[tuple[str, str | None], ...]
+    legacy_kind: str
+
+    def in_use(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """The names of the buffers in use under the hyper-parameters ``values``."""
+        return tuple(name for name, switch in self.buffers if switch is None or values[switch])
+
+    def streams(self, values: Mapping[str, Any]) -> int:
+        """Arrays a step reads or writes per parameter, each counted once per read and per write."""
+        return 3 + 2 * len(self.in_use(values))
+
+    def parse(self, values: Any, where: str | None = None,
+              read: Callable[[Hyper, str, Any], Any] = Hyper.parse) -> dict[str, Any]:
+        """Every hyper-parameter of ``values`` (exactly this rule's names) read by ``read(hyper, name,
+        item)`` and validated; errors call them ``where[name]`` (just ``name`` without ``where``)."""
+        names = [h.name for h in self.hyper]
+        if not isinstance(values, Mapping) or set(values) != set(names):
+            raise ValueError(f"{where or 'hyper'} must have the keys {sorted(names)}, got {_state.excerpt(values)}")
+        return {h.name: read(h, h.name if where is None else f"{where}[{h.name!r}]", values[h.name])
+                for h in self.hyper}
+
+    def pack(self, values: Mapping[str, Any]) -> list[float]:
+        """The validated ``values`` as the kernel's settings hold them, from ``settings[HYPER]`` on."""
+        return [h.packed(values[h.name]) for h in self.hyper]
 
 
 def _as_params(params: Any) -> tuple[Any, np.ndarray]:
@@ -76,6 +283,24 @@ def _as_params(params: Any) -> tuple[Any, np.ndarray]:
     return params, params.reshape(-1)
 
 
+def _check_t(value: Any, name: str = "t") -> int:
+    t = _checks.check_int(name, value, minimum=0)
+    if t >= MAX_T:
+        raise ValueError(f"{name} must be < 2**53 (the range where the step count is exact as a float), "
+                         f"got {value!r}")
+    return t
+
+
+@dataclass
+class _Loaded:
+    """A state decoded and validated, ready to be committed."""
+
+    lr: float
+    t: int
+    hyper: dict[str, Any]
+    buffers: dict[str, np.ndarray]
+
+
 class Optimizer:
     """Base class of the fused optimizers (not used directly).
 
@@ -85,87 +310,142 @@ class Optimizer:
         The parameters, updated **in place** by :meth:`step`.  An ndarray must
         be float32 or float64, C-contiguous and writeable; its shape is kept.
     lr : float
-        Learning rate α > 0; may be changed between steps (``opt.lr = x``).
+        Learning rate η > 0; may be changed between steps (``opt.lr = x``).
     check_finite : bool
         Check the gradient for NaN/±inf before each step (default).  The check
         is one extra read of the gradient, inside the same compiled call.
+    **hyper
+        The hyper-parameters of the subclass's :class:`Rule`.
 
     Attributes
     ----------
     params : FlatParams or ndarray
         What was passed in.
     t : int
-        Steps taken so far.
+        Steps taken so far (settable, an integer in [0, 2**53)).
+    hyper : dict
+        The hyper-parameters other than ``lr`` (a new dict; each is also a
+        read-only attribute, e.g. ``opt.beta1``).
+    buffers : dict
+        The state buffers in use (live arrays).
+    flat : ndarray
+        The parameters as one 1-D array (a view): what a step updates.
+    rule : Rule
+        The optimizer's definition (class attribute).
 
     Notes
     -----
-    Internal interface (used by the compiled training loop, not a public API):
-    ``kind`` (``"sgd"``, ``"momentum"``, ``"rmsprop"`` or ``"adam"``), ``lr``
-    (float, settable), ``hyper`` (dict of the other hyper-parameters),
-    ``buffers`` (dict name → 1-D state array of the parameters' dtype, in the
-    order of the kernel's arguments; a buffer that a flag switches off is
-    zero-length), ``t`` (int) and ``flat`` (the 1-D parameter buffer).  The
-    kernels are ``streamopt._kernels.optim.<kind>_step``.
+    The kernels see an optimizer as two arrays (:mod:`streamopt._kernels.optim`):
+    ``state``, the k × n buffers in use, and ``settings`` (float64: the rule's
+    code, the finite check, the parallel switch, ``lr``, ``t`` and the packed
+    hyper-parameters).  ``lr``, ``t`` and ``check_finite`` read and write
+    ``settings``; the compiled training loop takes both arrays through the
+    internal :meth:`_kernel_args`, writes each epoch's ``lr`` and counts its
+    steps there, so ``opt.lr`` and ``opt.t`` follow it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamopt import Momentum
+    >>> w = np.ones(4, dtype=np.float32)
+    >>> opt = Momentum(w, lr=0.5, beta=0.5)
+    >>> opt.step(np.ones(4, dtype=np.float32))
+    >>> w, opt.hyper, list(opt.buffers), opt.bytes_per_parameter
+    (array([0.75, 0.75, 0.75, 0.75], dtype=float32), {'beta': 0.5, 'form': 'ema', 'nesterov': False}, ['v'], 20)
     """
 
-    kind: ClassVar[str] = ""
+    rule: ClassVar[Rule]
 
-    def __init__(self, params: Any, lr: float, *, check_finite: bool = True):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for h in cls.rule.hyper:  # each hyper-parameter as a read-only attribute
+            setattr(cls, h.name, property(lambda self, _n=h.name: self._hyper[_n],
+                                          doc=f"The hyper-parameter {h.name} (read-only)."))
+
+    def __init__(self, params: Any, lr: float, *, check_finite: bool = True, **hyper: Any):
+        if not hasattr(type(self), "rule"):
+            raise TypeError("Optimizer is the base class: use SGD, Momentum, RMSprop or Adam")
         self.params, self.flat = _as_params(params)
-        self._lr = _checks.check_lr(lr)
-        self._check = _checks.check_bool("check_finite", check_finite)
-        self.t = 0
+        lr = _checks.check_lr(lr)
+        check_finite = _checks.check_bool("check_finite", check_finite)
         self._scratch: np.ndarray | None = None
         self._layout = params.layout if isinstance(params, FlatParams) else None
         self._shape = None if isinstance(params, FlatParams) else tuple(params.shape)
-        self._parallel = False
-        self.buffers: dict[str, np.ndarray] = {}
+        self._settings = np.zeros(_k.HYPER + len(self.rule.hyper), dtype=np.float64)
+        self._settings[[_k.KIND, _k.CHECK, _k.LR]] = self.rule.code, check_finite, lr
+        self._state = np.zeros((0, self.flat.size), dtype=self.flat.dtype)
+        self._configure(self.rule.parse(hyper))
+
+    def _configure(self, hyper: dict[str, Any]) -> None:
+        """Take validated hyper-parameters: pack them into the settings, size the state (k × n for
+        k buffers in use; zeros when k changes), choose the serial or parallel kernel.  Cannot fail."""
+        self._hyper = hyper
+        k = len(self.rule.in_use(hyper))
+        if self._state.shape[0] != k:
+            self._state = np.zeros((k, self.flat.size), dtype=self.flat.dtype)
+        self._settings[_k.HYPER:] = self.rule.pack(hyper)
+        self._settings[_k.PARALLEL] = self.flat.size * self.bytes_per_parameter >= PARALLEL_MIN_BYTES
 
     # -- hyper-parameters -----------------------------------------------------
     @property
     def lr(self) -> float:
-        """Learning rate α (> 0); setting it validates the value."""
-        return self._lr
+        """Learning rate η (> 0); setting it validates the value."""
+        return float(self._settings[_k.LR])
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _checks.check_lr(value)
+        self._settings[_k.LR] = _checks.check_lr(value)
+
+    @property
+    def t(self) -> int:
+        """The step count: steps taken so far (settable; an integer in [0, 2**53))."""
+        return int(self._settings[_k.T])
+
+    @t.setter
+    def t(self, value: int) -> None:
+        self._settings[_k.T] = _check_t(value)
 
     @property
     def check_finite(self) -> bool:
         """Refuse gradients holding NaN/±inf (settable; validated)."""
-        return self._check
+        return bool(self._settings[_k.CHECK])
 
     @check_finite.setter
     def check_finite(self, value: bool) -> None:
-        self._check = _checks.check_bool("check_finite", value)
+        self._settings[_k.CHECK] = _checks.check_bool("check_finite", value)
 
     @property
     def hyper(self) -> dict[str, Any]:
         """The hyper-parameters other than ``lr`` (a new dict)."""
-        return {}
+        return dict(self._hyper)
 
     @property
     def dtype(self) -> np.dtype:
+        """The parameters' dtype (float32 or float64), also that of the state buffers."""
         return self.flat.dtype
 
-    def _set_hyper(self, **hyper: Any) -> dict[str, np.ndarray]:
-        """Validate and set the hyper-parameters; return the state buffers they call for
-        (existing ones kept, new ones zero)."""
-        raise NotImplementedError
+    @property
+    def buffers(self) -> dict[str, np.ndarray]:
+        """The state buffers in use: name → the optimizer's own 1-D array (a new dict; the arrays
+        are live, writing into them changes the state)."""
+        return dict(zip(self.rule.in_use(self._hyper), self._state))
 
-    def _choose_kernels(self, arrays: int) -> None:
-        """Parallel kernels when a step reads or writes ``arrays`` buffers of at least
-        :data:`PARALLEL_MIN_BYTES` in all."""
-        self._parallel = self.flat.size * arrays * self.flat.dtype.itemsize >= PARALLEL_MIN_BYTES
+    @property
+    def bytes_per_parameter(self) -> int:
+        """Bytes one step reads and writes per parameter, counted as STREAM counts (no write-allocate):
+        W and g read, W written, each state buffer read and written; the finite check's extra read of g
+        is not counted."""
+        return self.rule.streams(self._hyper) * self.flat.dtype.itemsize
 
-    def _buffer(self, name: str, active: bool = True) -> np.ndarray:
-        """The state buffer ``name``: the existing one if it has the right size, else zeros."""
-        n = self.flat.size if active else 0
-        old = self.buffers.get(name)
-        if old is not None and old.size == n:
-            return old
-        return np.zeros(n, dtype=self.flat.dtype)
+    @property
+    def parallel(self) -> bool:
+        """Whether steps use the parallel kernel (from :data:`PARALLEL_MIN_BYTES` moved per step)."""
+        return bool(self._settings[_k.PARALLEL])
+
+    def _kernel_args(self) -> _k.OptimizerArgs:
+        """The optimizer as the compiled training loop takes it: its own state and settings arrays,
+        which the loop updates in place (buffers, learning rate, step count)."""
+        return _k.OptimizerArgs(self._state, self._settings)
 
     # -- stepping -------------------------------------------------------------
     def _gradient(self, grads: Any) -> np.ndarray:
@@ -199,14 +479,20 @@ class Optimizer:
             When ``check_finite`` is on and ``grads`` holds a NaN or ±inf:
             the message names the parameter and index; parameters, state
             buffers and ``t`` are left untouched.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from streamopt import SGD
+        >>> w = np.array([1.0, 2.0])
+        >>> SGD(w, lr=0.5).step(np.array([1.0, -1.0]))
+        >>> w
+        array([0.5, 2.5])
         """
         g = self._gradient(grads)
-        bad = self._run(g, self._check)
+        bad = _k.apply(self.flat, g, self._state, self._settings)
         if bad >= 0:
             raise self._nonfinite_error(g, bad)
-
-    def _run(self, g: np.ndarray, check: bool) -> int:
-        raise NotImplementedError
 
     def _nonfinite_error(self, g: np.ndarray, index: int) -> NonFiniteGradientError:
         value = g[index].item()
@@ -224,119 +510,207 @@ class Optimizer:
 
     # -- state ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The optimizer's state: kind, dtype, size, ``lr``, ``hyper``, ``t`` and
-        copies of the buffers (the parameters themselves are not included).
+        """The optimizer's state as plain JSON with exact floats (the parameters are not included).
 
-        Every entry but ``buffers`` is JSON-serialisable; :meth:`save` writes
-        the whole state to one ``.npz`` file.
+        ``{"format": "streamopt.<Kind>", "version": 2, "dtype", "size", "lr",
+        "t", "hyper", "buffers"}``: ``lr`` and the real hyper-parameters as
+        ``float.hex`` strings, the buffers in use as
+        :func:`streamopt.state.array_to_json` objects (copies).
+
+        Examples
+        --------
+        >>> import json
+        >>> import numpy as np
+        >>> from streamopt import RMSprop
+        >>> opt = RMSprop(np.zeros(2), lr=0.5)
+        >>> state = opt.state_dict()
+        >>> sorted(state), state["hyper"]["centered"], list(state["buffers"])
+        (['buffers', 'dtype', 'format', 'hyper', 'lr', 'size', 't', 'version'], False, ['s'])
+        >>> RMSprop(np.zeros(2), lr=1.0).load_state_dict(json.loads(json.dumps(state)))
         """
-        return {
-            "format": STATE_FORMAT,
-            "kind": self.kind,
+        hyper = {h.name: h.to_json(self._hyper[h.name]) for h in self.rule.hyper}
+        return _state.envelope(self.rule.name, STATE_VERSION, {
             "dtype": self.flat.dtype.name,
             "size": int(self.flat.size),
-            "lr": self._lr,
-            "hyper": self.hyper,
-            "t": int(self.t),
-            "buffers": {name: buf.copy() for name, buf in self.buffers.items()},
-        }
+            "lr": _state.hex_float(self.lr),
+            "t": self.t,
+            "hyper": hyper,
+            "buffers": {name: _state.array_to_json(buf) for name, buf in self.buffers.items()},
+        })
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict` (of this kind, size and dtype).
+        """Restore a state from :meth:`state_dict` (of this kind, size and dtype), or 0.1.0's form.
 
         Everything is validated before anything changes: a mismatched state
         raises (TypeError/ValueError naming the field) and leaves the optimizer
         as it was.  Buffers are copied into this optimizer's own arrays.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from streamopt import Adam
+        >>> a = Adam(np.zeros(2), lr=0.1)
+        >>> a.step(np.ones(2))
+        >>> b = Adam(np.zeros(2), lr=1.0)
+        >>> b.load_state_dict(a.state_dict())
+        >>> b.t, b.lr
+        (1, 0.1)
         """
-        if not isinstance(state, dict):
-            raise TypeError(f"state must be a dict from state_dict(), got {type(state).__name__}")
-        missing = [k for k in ("kind", "dtype", "size", "lr", "hyper", "t", "buffers") if k not in state]
+        version, state = _state.open_envelope(state, self.rule.name, STATE_VERSION, _FIELDS,
+                                               legacy=self._legacy)
+        loaded = self._decode_v1(state) if version == 1 else self._decode(state)
+        # commit: nothing below can fail
+        self._configure(loaded.hyper)
+        for row, name in zip(self._state, self.rule.in_use(loaded.hyper)):
+            row[...] = loaded.buffers[name]
+        self._settings[_k.LR] = loaded.lr
+        self._settings[_k.T] = loaded.t
+
+    def _legacy(self, state: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """0.1.0's state (``"format": 1`` or none, with a ``"kind"``) as version 1."""
+        fmt = state.get("format", 1)
+        if "kind" in state and type(fmt) is int and fmt == 1:
+            return 1, state
+        return None
+
+    def _check_shape_fields(self, state: dict[str, Any]) -> None:
+        """The state's ``dtype`` and ``size`` are the parameters'."""
+        if state["dtype"] != self.flat.dtype.name:
+            raise TypeError(f"state['dtype'] must be {self.flat.dtype.name!r}, got {_state.excerpt(state['dtype'])}")
+        size = state["size"]
+        if type(size) is not int or size != self.flat.size:
+            raise ValueError(f"state['size'] must be {self.flat.size} (the parameters' size), "
+                             f"got {_state.excerpt(size)}")
+
+    def _decode(self, state: dict[str, Any]) -> _Loaded:
+        """Version 2 (:meth:`state_dict`'s JSON), validated."""
+        self._check_shape_fields(state)
+        lr = _checks.check_lr(_state.parse_hex_float("state['lr']", state["lr"], finite=True), "state['lr']")
+        t = _check_t(_state.parse_int("state['t']", state["t"], minimum=0), "state['t']")
+        hyper = self.rule.parse(state["hyper"], "state['hyper']", Hyper.from_json)
+        in_use = self.rule.in_use(hyper)
+        items = state["buffers"]
+        if not isinstance(items, dict) or set(items) != set(in_use):
+            got = sorted(map(str, items)) if isinstance(items, dict) else _state.excerpt(items)
+            raise ValueError(f"state['buffers'] must hold {sorted(in_use)}, got {got}")
+        buffers = {name: _state.array_from_json(f"state['buffers'][{name!r}]", items[name], self.flat.dtype.name,
+                                                (self.flat.size,))
+                   for name in in_use}
+        return _Loaded(lr, t, hyper, buffers)
+
+    def _decode_v1(self, state: dict[str, Any]) -> _Loaded:
+        """0.1.0's form: floats as numbers, buffers as ndarrays (inactive ones zero-length), validated."""
+        missing = [k for k in _V1_FIELDS if k not in state]
         if missing:
             raise ValueError(f"state is missing {missing[0]!r}; expected a dict from state_dict()")
-        if state.get("format", STATE_FORMAT) != STATE_FORMAT:
-            raise ValueError(f"state format must be {STATE_FORMAT}, got {state.get('format')!r}")
-        if state["kind"] != self.kind:
-            raise ValueError(f"state['kind'] must be {self.kind!r} for {type(self).__name__}, got {state['kind']!r}")
-        if state["size"] != self.flat.size:
-            raise ValueError(f"state['size'] must be {self.flat.size} (the parameters' size), got {state['size']!r}")
-        if state["dtype"] != self.flat.dtype.name:
-            raise TypeError(f"state['dtype'] must be {self.flat.dtype.name!r}, got {state['dtype']!r}")
+        if state["kind"] != self.rule.legacy_kind:
+            raise ValueError(f"state['kind'] must be {self.rule.legacy_kind!r} for {self.rule.name}, "
+                             f"got {_state.excerpt(state['kind'])}")
+        self._check_shape_fields(state)
         lr = _checks.check_lr(state["lr"], "state['lr']")
-        t = _checks.check_int("state['t']", state["t"], minimum=0)
-        hyper = state["hyper"]
-        if not isinstance(hyper, dict) or set(hyper) != set(self.hyper):
-            raise ValueError(f"state['hyper'] must have the keys {sorted(self.hyper)}, got {hyper!r}")
+        t = _check_t(state["t"], "state['t']")
+        hyper = self.rule.parse(state["hyper"], "state['hyper']")
         buffers = state["buffers"]
         if not isinstance(buffers, dict):
             raise TypeError(f"state['buffers'] must be a dict of arrays, got {type(buffers).__name__}")
-        # validate the hyper-parameters on a scratch copy, so that nothing changes on error
-        probe = object.__new__(type(self))
-        probe.__dict__.update(self.__dict__)
-        probe.buffers = dict(self.buffers)
-        wanted = probe._set_hyper(**hyper)
-        if set(buffers) != set(wanted):
-            raise ValueError(f"state['buffers'] must hold {sorted(wanted)}, got {sorted(buffers)}")
-        for name, target in wanted.items():
+        names = [name for name, _ in self.rule.buffers]
+        if set(buffers) != set(names):
+            raise ValueError(f"state['buffers'] must hold {sorted(names)}, got {sorted(map(str, buffers))}")
+        in_use = self.rule.in_use(hyper)
+        out = {}
+        for name in names:
             buf = buffers[name]
+            where = f"state['buffers'][{name!r}]"
             if not isinstance(buf, np.ndarray):
-                raise TypeError(f"state['buffers'][{name!r}] must be an ndarray, got {type(buf).__name__}")
+                raise TypeError(f"{where} must be an ndarray, got {type(buf).__name__}")
             if buf.dtype != self.flat.dtype:
-                raise TypeError(f"state['buffers'][{name!r}] must be {self.flat.dtype.name}, got {buf.dtype}")
-            if buf.shape != target.shape:
-                raise ValueError(f"state['buffers'][{name!r}] must have shape {target.shape}, got {buf.shape}")
-        # commit
-        self._set_hyper(**hyper)
-        self.buffers = wanted
-        for name, target in wanted.items():
-            target[...] = buffers[name]
-        self._lr = lr
-        self.t = t
+                raise TypeError(f"{where} must be {self.flat.dtype.name}, got {buf.dtype}")
+            shape = (self.flat.size if name in in_use else 0,)
+            if buf.shape != shape:
+                raise ValueError(f"{where} must have shape {shape}, got {buf.shape}")
+            if name in in_use:
+                out[name] = buf
+        return _Loaded(lr, t, hyper, out)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`state_dict` to ``path`` (an ``.npz`` file, written at exactly that path).
+        """Write :meth:`state_dict` as JSON to ``path`` (atomically: the file holds the old or the new state).
 
         Returns the path.  Load it with :meth:`load` on an optimizer of the same
         kind built on parameters of the same size and dtype.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> from streamopt import Adam
+        >>> opt = Adam(np.zeros(3), lr=0.1)
+        >>> opt.step(np.ones(3))
+        >>> path = os.path.join(tempfile.mkdtemp(), "adam.json")
+        >>> _ = opt.save(path)
+        >>> other = Adam(np.zeros(3), lr=1.0)
+        >>> other.load(path)
+        >>> other.t
+        1
         """
-        path = Path(path)
-        state = self.state_dict()
-        buffers = state.pop("buffers")
-        arrays = {f"buffer:{name}": buf for name, buf in buffers.items()}
-        with open(path, "wb") as fh:
-            np.savez(fh, state=np.array(json.dumps(state)), **arrays)
-        return path
+        return _state.write_json(path, self.state_dict())
 
     def load(self, path: str | os.PathLike) -> None:
-        """Restore the state written by :meth:`save` (validated as :meth:`load_state_dict`)."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            if "state" not in data.files:
-                raise ValueError(f"{os.fspath(path)!r} is not an optimizer state file (no 'state' entry)")
-            state = json.loads(str(data["state"]))
-            state["buffers"] = {k.split(":", 1)[1]: data[k] for k in data.files if k.startswith("buffer:")}
+        """Restore the state written by :meth:`save`, or a 0.1.0 ``.npz`` state file.
+
+        Validated as :meth:`load_state_dict`; a file that is neither is a
+        :class:`streamopt.state.StateError` naming it.  See :meth:`save` for
+        an example.
+        """
+        path = Path(path)
+        with open(path, "rb") as fh:
+            zipped = fh.read(4) == b"PK\x03\x04"
+        state = _read_npz_v1(path) if zipped else None
+        if state is None:
+            try:
+                state = _state.read_json(path)
+            except _state.StateError:
+                state = None
+        if state is None:
+            raise _state.StateError(f"{os.fspath(path)!r} is not a streamopt optimizer state file "
+                                    "(neither the JSON that save() writes nor a 0.1.0 .npz)")
         self.load_state_dict(state)
 
     def __repr__(self) -> str:
-        hyper = "".join(f", {k}={v!r}" for k, v in self.hyper.items())
+        hyper = "".join(f", {k}={v!r}" for k, v in self._hyper.items())
         what = repr(self.params) if self._layout is not None else f"ndarray{self._shape} {self.flat.dtype.name}"
-        return f"{type(self).__name__}(lr={self._lr!r}{hyper}, t={self.t}, params={what})"
+        return f"{type(self).__name__}(lr={self.lr!r}{hyper}, t={self.t}, params={what})"
+
+
+def _read_npz_v1(path: Path) -> dict[str, Any] | None:
+    """The state of a 0.1.0 ``.npz`` file (``state`` = JSON, ``buffer:<name>`` arrays), or None."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "state" not in data.files:
+                return None
+            state = json.loads(str(data["state"]))
+            if not isinstance(state, dict):
+                return None
+            state["buffers"] = {k.split(":", 1)[1]: data[k] for k in data.files if k.startswith("buffer:")}
+            return state
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # damaged, pickled, not JSON
+        return None
 
 
 class SGD(Optimizer):
-    r"""Gradient descent: :math:`W \leftarrow W - \alpha\,dW`.
+    r"""Gradient descent: :math:`W \leftarrow W - \eta\,dW`.
 
     Parameters
     ----------
     params : FlatParams or ndarray
         Updated in place (see :class:`Optimizer`).
     lr : float
-        Learning rate α > 0.
+        Learning rate η > 0.
     check_finite : bool
         Refuse a gradient holding NaN/±inf (default True).
 
     Notes
     -----
-    Internal: ``kind = "sgd"``, ``hyper = {}``, ``buffers = {}`` (see
-    :class:`Optimizer`).
+    No hyper-parameters besides ``lr``, no state buffers; the kernel is
+    :func:`streamopt._kernels.optim.sgd`.
 
     Examples
     --------
@@ -347,22 +721,10 @@ class SGD(Optimizer):
     array([0.9, 1.9])
     """
 
-    kind = "sgd"
+    rule = Rule("SGD", _k.SGD, _k.sgd, hyper=(), buffers=(), legacy_kind="sgd")
 
     def __init__(self, params: Any, lr: float, *, check_finite: bool = True):
         super().__init__(params, lr, check_finite=check_finite)
-        self.buffers = self._set_hyper()
-
-    def _set_hyper(self) -> dict[str, np.ndarray]:
-        self._choose_kernels(3)  # read W, g; write W
-        return {}
-
-    def _run(self, g: np.ndarray, check: bool) -> int:
-        kernel = _k.sgd_apply_parallel if self._parallel else _k.sgd_apply
-        bad = kernel(self.flat, g, self._lr, check)
-        if bad < 0:
-            self.t += 1
-        return bad
 
 
 class Momentum(Optimizer):
@@ -370,14 +732,14 @@ class Momentum(Optimizer):
 
     ``form="ema"`` (the notes; default):
 
-    .. math:: v \leftarrow \beta v + (1-\beta)\,dW, \qquad W \leftarrow W - \alpha v
+    .. math:: v \leftarrow \beta v + (1-\beta)\,dW, \qquad W \leftarrow W - \eta v
 
     ``form="sum"`` (the notes' other form; PyTorch's ``SGD(momentum=β)``):
 
-    .. math:: v \leftarrow \beta v + dW, \qquad W \leftarrow W - \alpha v
+    .. math:: v \leftarrow \beta v + dW, \qquad W \leftarrow W - \eta v
 
-    with v = 0 initially.  The sum form is the ema form with α/(1 − β) in
-    place of α.  ``nesterov=True`` steps along u + β·v instead of v, where
+    with v = 0 initially.  The sum form is the ema form with η/(1 − β) in
+    place of η.  ``nesterov=True`` steps along u + β·v instead of v, where
     u = (1 − β)·dW or dW is the form's gradient term (PyTorch's Nesterov
     momentum, exactly so for the sum form).
 
@@ -386,7 +748,7 @@ class Momentum(Optimizer):
     params : FlatParams or ndarray
         Updated in place (see :class:`Optimizer`).
     lr : float
-        Learning rate α > 0.
+        Learning rate η > 0.
     beta : float
         Momentum β in [0, 1); β = 0 is plain gradient descent.
     form : {"ema", "sum"}
@@ -404,44 +766,35 @@ class Momentum(Optimizer):
     every step, while PyTorch with d = β differs from ``form="ema"`` in that
     first step (its v₁ is dW, the notes' is (1 − β)·dW) and everything after.
 
-    Internal: ``kind = "momentum"``, ``hyper = {"beta", "form", "nesterov"}``,
-    ``buffers = {"v": velocity}`` (see :class:`Optimizer`).
+    State buffer: ``v`` (the velocity); the kernel is
+    :func:`streamopt._kernels.optim.momentum`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.zeros(2)
+    >>> opt = Momentum(w, lr=1.0, beta=0.5, form="sum")
+    >>> for _ in range(2):
+    ...     opt.step(np.ones(2))
+    >>> w
+    array([-2.5, -2.5])
     """
 
-    kind = "momentum"
+    rule = Rule("Momentum", _k.MOMENTUM, _k.momentum,
+                hyper=(Hyper("beta", "real", _beta), Hyper("form", "choice", choices=("ema", "sum"), arg="sum_form"),
+                       Hyper("nesterov", "switch")),
+                buffers=(("v", None),), legacy_kind="momentum")
 
     def __init__(self, params: Any, lr: float, beta: float = 0.9, form: str = "ema", nesterov: bool = False,
                  *, check_finite: bool = True):
-        super().__init__(params, lr, check_finite=check_finite)
-        self.buffers = self._set_hyper(beta=beta, form=form, nesterov=nesterov)
-
-    def _set_hyper(self, beta: float, form: str, nesterov: bool) -> dict[str, np.ndarray]:
-        beta = _checks.check_beta("beta", beta)
-        if not isinstance(form, str) or form not in ("ema", "sum"):
-            raise ValueError(f"form must be 'ema' or 'sum', got {form!r}")
-        self.beta, self.form = beta, form
-        self.nesterov = _checks.check_bool("nesterov", nesterov)
-        self._choose_kernels(5)  # read W, g, v; write W, v
-        return {"v": self._buffer("v")}
-
-    @property
-    def hyper(self) -> dict[str, Any]:
-        return {"beta": self.beta, "form": self.form, "nesterov": self.nesterov}
-
-    def _run(self, g: np.ndarray, check: bool) -> int:
-        kernel = _k.momentum_apply_parallel if self._parallel else _k.momentum_apply
-        bad = kernel(self.flat, g, self.buffers["v"], self._lr, self.beta, self.form == "sum",
-                     self.nesterov, check)
-        if bad < 0:
-            self.t += 1
-        return bad
+        super().__init__(params, lr, check_finite=check_finite, beta=beta, form=form, nesterov=nesterov)
 
 
 class RMSprop(Optimizer):
     r"""RMSprop, with ε outside the square root as in the notes:
 
     .. math:: s \leftarrow \beta s + (1-\beta)\,dW^2, \qquad
-              W \leftarrow W - \alpha\,\frac{dW}{\sqrt{s} + \varepsilon}
+              W \leftarrow W - \eta\,\frac{dW}{\sqrt{s} + \varepsilon}
 
     ``centered=True`` (PyTorch's centered RMSprop) also tracks the mean
     gradient ḡ ← β·ḡ + (1 − β)·dW and divides by √(s − ḡ²) + ε, an estimate of
@@ -454,11 +807,12 @@ class RMSprop(Optimizer):
     params : FlatParams or ndarray
         Updated in place (see :class:`Optimizer`).
     lr : float
-        Learning rate α > 0.
+        Learning rate η > 0.
     beta : float
         Decay β in [0, 1) of the squared-gradient average (PyTorch's ``alpha``).
     eps : float
-        ε ≥ 0 added to the denominator.
+        ε > 0 added to the denominator (with ε = 0 a zero gradient where s is
+        0 would divide 0 by 0).
     centered : bool
         Centered variant (above).
     check_finite : bool
@@ -466,36 +820,25 @@ class RMSprop(Optimizer):
 
     Notes
     -----
-    Internal: ``kind = "rmsprop"``, ``hyper = {"beta", "eps", "centered"}``,
-    ``buffers = {"s": mean square, "gavg": mean gradient (zero-length unless
-    centered)}`` (see :class:`Optimizer`).
+    State buffers: ``s`` (the mean square) and ``gavg`` (the mean gradient,
+    in use when ``centered``); the kernel is :func:`streamopt._kernels.optim.rmsprop`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.zeros(2)
+    >>> RMSprop(w, lr=0.1, beta=0.0, eps=1e-8).step(np.array([3.0, -4.0]))
+    >>> w.round(6)
+    array([-0.1,  0.1])
     """
 
-    kind = "rmsprop"
+    rule = Rule("RMSprop", _k.RMSPROP, _k.rmsprop,
+                hyper=(Hyper("beta", "real", _beta), Hyper("eps", "real", _positive_eps), Hyper("centered", "switch")),
+                buffers=(("s", None), ("gavg", "centered")), legacy_kind="rmsprop")
 
     def __init__(self, params: Any, lr: float, beta: float = 0.9, eps: float = 1e-8, centered: bool = False,
                  *, check_finite: bool = True):
-        super().__init__(params, lr, check_finite=check_finite)
-        self.buffers = self._set_hyper(beta=beta, eps=eps, centered=centered)
-
-    def _set_hyper(self, beta: float, eps: float, centered: bool) -> dict[str, np.ndarray]:
-        self.beta = _checks.check_beta("beta", beta)
-        self.eps = _checks.check_eps(eps)
-        self.centered = _checks.check_bool("centered", centered)
-        self._choose_kernels(7 if self.centered else 5)
-        return {"s": self._buffer("s"), "gavg": self._buffer("gavg", self.centered)}
-
-    @property
-    def hyper(self) -> dict[str, Any]:
-        return {"beta": self.beta, "eps": self.eps, "centered": self.centered}
-
-    def _run(self, g: np.ndarray, check: bool) -> int:
-        kernel = _k.rmsprop_apply_parallel if self._parallel else _k.rmsprop_apply
-        b = self.buffers
-        bad = kernel(self.flat, g, b["s"], b["gavg"], self._lr, self.beta, self.eps, self.centered, check)
-        if bad < 0:
-            self.t += 1
-        return bad
+        super().__init__(params, lr, check_finite=check_finite, beta=beta, eps=eps, centered=centered)
 
 
 class Adam(Optimizer):
@@ -507,7 +850,7 @@ class Adam(Optimizer):
         m &\leftarrow \beta_1 m + (1-\beta_1)\,dW, \qquad
         v \leftarrow \beta_2 v + (1-\beta_2)\,dW^2, \\
         \hat m &= \frac{m}{1-\beta_1^t}, \qquad \hat v = \frac{v}{1-\beta_2^t}, \qquad
-        W \leftarrow W - \alpha\,\frac{\hat m}{\sqrt{\hat v} + \varepsilon}.
+        W \leftarrow W - \eta\,\frac{\hat m}{\sqrt{\hat v} + \varepsilon}.
 
     (The notes call m and v V_dW and S_dW.)  1 − βᵗ is computed as
     −expm1(t·log1p(−(1 − β))), exact even for β = 1 − 1e−12 at t = 1e9, where
@@ -516,7 +859,7 @@ class Adam(Optimizer):
     Variants, as in ``torch.optim``:
 
     * ``weight_decay=λ`` (L2, ``torch.optim.Adam``): dW ← dW + λ·W before the update.
-    * ``decoupled=True`` (AdamW, ``torch.optim.AdamW``): W ← (1 − α·λ)·W instead,
+    * ``decoupled=True`` (AdamW, ``torch.optim.AdamW``): W ← (1 − η·λ)·W instead,
       the gradient is left alone.
     * ``amsgrad=True``: v_max ← max(v_max, v) and v_max replaces v in the step.
 
@@ -525,11 +868,12 @@ class Adam(Optimizer):
     params : FlatParams or ndarray
         Updated in place (see :class:`Optimizer`).
     lr : float
-        Learning rate α > 0.
+        Learning rate η > 0.
     beta1, beta2 : float
         Decays β₁, β₂ in [0, 1) of the first and second moments.
     eps : float
-        ε ≥ 0 added to the denominator.
+        ε > 0 added to the denominator (with ε = 0 a zero gradient on a zero
+        second moment would divide 0 by 0).
     weight_decay : float
         λ ≥ 0.
     decoupled : bool
@@ -541,43 +885,30 @@ class Adam(Optimizer):
 
     Notes
     -----
-    Internal: ``kind = "adam"``, ``hyper = {"beta1", "beta2", "eps",
-    "weight_decay", "decoupled", "amsgrad"}``, ``buffers = {"m": first moment,
-    "v": second moment, "vmax": running max of v (zero-length unless
-    amsgrad)}``; the kernel takes c1 = 1 − β₁ᵗ and c2 = 1 − β₂ᵗ for the step
-    being taken, t = ``opt.t + 1`` (see :class:`Optimizer`).
+    State buffers: ``m`` (first moment), ``v`` (second moment) and ``vmax``
+    (running max of v, in use with ``amsgrad``); the kernel is
+    :func:`streamopt._kernels.optim.adam`, given the bias corrections of
+    :func:`streamopt._kernels.optim.bias_corrections` (built once per step).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.zeros(2)
+    >>> opt = Adam(w, lr=0.01)
+    >>> opt.step(np.array([0.5, -2.0]))
+    >>> w, opt.t
+    (array([-0.01,  0.01]), 1)
     """
 
-    kind = "adam"
+    rule = Rule("Adam", _k.ADAM, _k.adam,
+                hyper=(Hyper("beta1", "real", _beta), Hyper("beta2", "real", _beta),
+                       Hyper("eps", "real", _positive_eps),
+                       Hyper("weight_decay", "real", _checks.check_eps), Hyper("decoupled", "switch"),
+                       Hyper("amsgrad", "switch")),
+                buffers=(("m", None), ("v", None), ("vmax", "amsgrad")), legacy_kind="adam")
 
     def __init__(self, params: Any, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled: bool = False, amsgrad: bool = False,
                  *, check_finite: bool = True):
-        super().__init__(params, lr, check_finite=check_finite)
-        self.buffers = self._set_hyper(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                                       decoupled=decoupled, amsgrad=amsgrad)
-
-    def _set_hyper(self, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
-                   amsgrad: bool) -> dict[str, np.ndarray]:
-        self.beta1 = _checks.check_beta("beta1", beta1)
-        self.beta2 = _checks.check_beta("beta2", beta2)
-        self.eps = _checks.check_eps(eps)
-        self.weight_decay = _checks.check_eps(weight_decay, "weight_decay")
-        self.decoupled = _checks.check_bool("decoupled", decoupled)
-        self.amsgrad = _checks.check_bool("amsgrad", amsgrad)
-        self._choose_kernels(9 if self.amsgrad else 7)
-        return {"m": self._buffer("m"), "v": self._buffer("v"), "vmax": self._buffer("vmax", self.amsgrad)}
-
-    @property
-    def hyper(self) -> dict[str, Any]:
-        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "weight_decay": self.weight_decay,
-                "decoupled": self.decoupled, "amsgrad": self.amsgrad}
-
-    def _run(self, g: np.ndarray, check: bool) -> int:
-        kernel = _k.adam_apply_parallel if self._parallel else _k.adam_apply
-        b = self.buffers
-        bad = kernel(self.flat, g, b["m"], b["v"], b["vmax"], self._lr, self.beta1, self.beta2, self.eps,
-                     self.t + 1, self.weight_decay, self.decoupled, self.amsgrad, check)
-        if bad < 0:
-            self.t += 1
-        return bad
+        super().__init__(params, lr, check_finite=check_finite, beta1=beta1, beta2=beta2, eps=eps,
+                         weight_decay=weight_decay, decoupled=decoupled, amsgrad=amsgrad)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ._checks import check_bool, check_int
 
-__all__ = ["minibatches", "epochs", "csv_batches", "n_batches"]
+__all__ = ["minibatches", "epochs", "csv_batches"]
 
 
 def _examples(obj: Any, name: str, axis: int) -> tuple[Any, int]:
@@ -52,12 +52,6 @@ def _take(obj: Any, index: np.ndarray | slice, axis: int) -> Any:
         key[axis] = index
         return obj[tuple(key)]
     return np.take(obj, index, axis=axis)
-
-
-def n_batches(m: int, batch_size: int, drop_last: bool = False) -> int:
-    """How many batches one pass over ``m`` examples makes: ⌈m / batch_size⌉,
-    or ⌊m / batch_size⌋ with ``drop_last``."""
-    return m // batch_size if drop_last else -(-m // batch_size)
 
 
 def minibatches(
@@ -306,6 +300,16 @@ def csv_batches(
         A requested column is missing, the file has no rows, bad sizes.
     TypeError
         A requested column is not numeric.
+
+    Examples
+    --------
+    >>> import io
+    >>> from streamopt.pipeline import csv_batches
+    >>> text = io.StringIO("x1,x2,y\\n1,2,0\\n3,4,1\\n5,6,0\\n")
+    >>> for X, Y in csv_batches(text, ["x1", "x2"], "y", batch_size=2):
+    ...     print(X.tolist(), Y.tolist())
+    [[1.0, 2.0], [3.0, 4.0]] [0.0, 1.0]
+    [[5.0, 6.0]] [0.0]
     """
     batch_size = check_int("batch_size", batch_size, minimum=1)
     chunksize = check_int("chunksize", chunksize, minimum=1)

@@ -5,7 +5,7 @@ non-negative integer ``n`` (the epoch, or the mini-batch step) gives the
 learning rate for that epoch:
 
 =========================================  ==========================================
-schedule                                   α(n)
+schedule                                   η(n)
 =========================================  ==========================================
 ``inverse_time(lr0, decay_rate, interval)``  lr0 / (1 + decay_rate·⌊n / interval⌋)
 ``exponential(lr0, base, interval)``         lr0 · base^⌊n / interval⌋
@@ -13,10 +13,10 @@ schedule                                   α(n)
 ``piecewise(boundaries, values)``            values[i], i = #{b in boundaries : b ≤ n}
 =========================================  ==========================================
 
-``inverse_time`` with ``interval=1`` is the notes' α = α₀ / (1 + decay_rate·epoch);
+``inverse_time`` with ``interval=1`` is the notes' η = η₀ / (1 + decay_rate·epoch);
 with ``interval=1000`` it is the course's "scheduled" decay, which lowers the
-rate only every 1000 epochs.  ``exponential`` is the notes' 0.95^epoch·α₀,
-``inverse_sqrt`` their k/√epoch·α₀ (or k/√t·α₀ with the step count t), and
+rate only every 1000 epochs.  ``exponential`` is the notes' 0.95^epoch·η₀,
+``inverse_sqrt`` their k/√epoch·η₀ (or k/√t·η₀ with the step count t), and
 ``piecewise`` their discrete staircase.
 
 Examples
@@ -34,6 +34,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ._checks import check_int, check_lr, check_real
 
 __all__ = ["Schedule", "inverse_time", "exponential", "inverse_sqrt", "piecewise"]
@@ -43,7 +45,18 @@ class Schedule:
     """Base class: a learning rate as a function of the epoch (or step) ``n``.
 
     Subclasses implement ``_rate(n)``; :meth:`__call__` validates ``n`` (an
-    integer ≥ 0) and returns a Python float.
+    integer ≥ 0) and returns a Python float.  Schedules are immutable,
+    comparable and hashable, and their ``repr`` rebuilds them.
+
+    Examples
+    --------
+    >>> s = inverse_sqrt(0.1)
+    >>> isinstance(s, Schedule), s
+    (True, inverse_sqrt(lr0=0.1, k=1.0))
+    >>> s(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n must be >= 0, got -1
     """
 
     __slots__ = ()
@@ -77,17 +90,23 @@ def _set(obj: Schedule, **values: Any) -> None:
 
 
 class inverse_time(Schedule):  # noqa: N801 - a callable named like the function it is
-    r"""α(n) = lr0 / (1 + decay_rate·⌊n / interval⌋).
+    r"""η(n) = lr0 / (1 + decay_rate·⌊n / interval⌋).
 
     Parameters
     ----------
     lr0 : float
-        The initial rate α₀ > 0.
+        The initial rate η₀ > 0.
     decay_rate : float
         ≥ 0 (0 keeps the rate constant).
     interval : int
         ≥ 1: the rate changes every ``interval`` epochs (1: the notes' formula;
         1000: the course's scheduled decay).
+
+    Examples
+    --------
+    >>> s = inverse_time(0.1, decay_rate=1.0, interval=1000)
+    >>> s(0), s(999), s(1000), s(2500)
+    (0.1, 0.1, 0.05, 0.03333333333333333)
     """
 
     __slots__ = ("lr0", "decay_rate", "interval")
@@ -107,12 +126,12 @@ class inverse_time(Schedule):  # noqa: N801 - a callable named like the function
 
 
 class exponential(Schedule):  # noqa: N801
-    r"""α(n) = lr0 · base^⌊n / interval⌋.
+    r"""η(n) = lr0 · base^⌊n / interval⌋.
 
     Parameters
     ----------
     lr0 : float
-        The initial rate α₀ > 0.
+        The initial rate η₀ > 0.
     base : float
         In (0, 1] (the notes use 0.95).
     interval : int
@@ -122,6 +141,12 @@ class exponential(Schedule):  # noqa: N801
     -----
     For very large n the rate underflows to 0.0, which an optimizer refuses
     as a learning rate (lr must be > 0).
+
+    Examples
+    --------
+    >>> s = exponential(0.1, base=0.5, interval=2)
+    >>> [s(n) for n in range(5)]
+    [0.1, 0.1, 0.05, 0.05, 0.025]
     """
 
     __slots__ = ("lr0", "base", "interval")
@@ -140,17 +165,23 @@ class exponential(Schedule):  # noqa: N801
 
 
 class inverse_sqrt(Schedule):  # noqa: N801
-    r"""α(n) = k · lr0 / √n for n ≥ 1, and k · lr0 at n = 0 (as at n = 1).
+    r"""η(n) = k · lr0 / √n for n ≥ 1, and k · lr0 at n = 0 (as at n = 1).
 
-    The notes' k/√epoch·α₀ (or k/√t·α₀ with t the mini-batch count).  Epochs
-    counted from 0 start at the same rate as from 1: α(0) = α(1) = k·lr0.
+    The notes' k/√epoch·η₀ (or k/√t·η₀ with t the mini-batch count).  Epochs
+    counted from 0 start at the same rate as from 1: η(0) = η(1) = k·lr0.
 
     Parameters
     ----------
     lr0 : float
-        α₀ > 0.
+        η₀ > 0.
     k : float
         > 0.
+
+    Examples
+    --------
+    >>> s = inverse_sqrt(0.1, k=2.0)
+    >>> s(0), s(1), s(4)
+    (0.2, 0.2, 0.1)
     """
 
     __slots__ = ("lr0", "k")
@@ -165,8 +196,20 @@ class inverse_sqrt(Schedule):  # noqa: N801
         return {"lr0": self.lr0, "k": self.k}
 
 
+def _items(value: Any, name: str, what: str) -> list[Any]:
+    """The items of a 1-D sequence or array-like ``value`` (a list, tuple, ndarray, Series, …)."""
+    if isinstance(value, (str, bytes)) or not (isinstance(value, Sequence) or hasattr(value, "__array__")):
+        raise TypeError(f"{name} must be a sequence or 1-D array of {what}, got {value!r}")
+    if isinstance(value, Sequence):
+        return list(value)
+    arr = np.asarray(value)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
+    return arr.tolist()
+
+
 class piecewise(Schedule):  # noqa: N801
-    r"""A staircase: α(n) = values[i], i the number of boundaries ≤ n.
+    r"""A staircase: η(n) = values[i], i the number of boundaries ≤ n.
 
     ``values[0]`` for n < boundaries[0], ``values[1]`` for
     boundaries[0] ≤ n < boundaries[1], …, ``values[-1]`` from the last
@@ -174,20 +217,25 @@ class piecewise(Schedule):  # noqa: N801
 
     Parameters
     ----------
-    boundaries : sequence of int
-        Strictly increasing integers ≥ 1.
-    values : sequence of float
+    boundaries : sequence or 1-D array of int
+        Strictly increasing integers ≥ 1 (a list, tuple or NumPy array).
+    values : sequence or 1-D array of float
         ``len(boundaries) + 1`` learning rates, each > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = piecewise(np.array([10, 20]), np.array([0.1, 0.01, 0.001]))
+    >>> s(0), s(10), s(25)
+    (0.1, 0.01, 0.001)
     """
 
     __slots__ = ("boundaries", "values")
 
-    def __init__(self, boundaries: Sequence[int], values: Sequence[float]):
-        if isinstance(boundaries, (str, bytes)) or not isinstance(boundaries, Sequence):
-            raise TypeError(f"boundaries must be a sequence of integers, got {boundaries!r}")
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-            raise TypeError(f"values must be a sequence of learning rates, got {values!r}")
-        bounds = tuple(check_int(f"boundaries[{i}]", b, minimum=1) for i, b in enumerate(boundaries))
+    def __init__(self, boundaries: Sequence[int] | np.ndarray, values: Sequence[float] | np.ndarray):
+        items = _items(boundaries, "boundaries", "integers")
+        values = _items(values, "values", "learning rates")
+        bounds = tuple(check_int(f"boundaries[{i}]", b, minimum=1) for i, b in enumerate(items))
         for i in range(1, len(bounds)):
             if bounds[i] <= bounds[i - 1]:
                 raise ValueError(f"boundaries must be strictly increasing, got {list(bounds)!r}")

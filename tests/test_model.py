@@ -158,3 +158,17 @@ def test_bad_inputs_are_refused_and_never_written():
         MLP([2, 1], dtype=np.int64)
     model.loss_and_grad(X, Y)
     np.testing.assert_array_equal(X, X_before)
+
+
+@pytest.mark.parametrize("dims", [[2, 5, 2, 1], [3, 1], [1, 4, 4, 4, 2]])
+def test_kernel_offsets_are_the_flat_layout(dims):
+    # the kernels find W_l and b_l where FlatParams put them: a view written through the flat buffer
+    model = MLP(dims, seed=1)
+    flat = model.params.flat
+    _, w_off, b_off = model._layout()
+    for l in range(1, len(dims)):
+        W, b = model.params[f"W{l}"], model.params[f"b{l}"]
+        np.testing.assert_array_equal(flat[w_off[l]:w_off[l] + W.size], W.ravel())
+        assert np.shares_memory(flat[w_off[l]:w_off[l] + W.size], W)
+        assert np.shares_memory(flat[b_off[l]:b_off[l] + b.size], b)
+    assert b_off[-1] + dims[-1] == flat.size

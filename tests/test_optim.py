@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import streamopt.optim as optim_mod
+import streamopt.state as state_mod
 from streamopt import SGD, Adam, FlatParams, Momentum, RMSprop
 from streamopt import reference as ref
 from streamopt._kernels._common import one_minus_beta_pow
@@ -126,7 +127,7 @@ def test_parallel_kernels_bit_identical_to_serial(kind, hyper, lr, monkeypatch):
         monkeypatch.setattr(optim_mod, "PARALLEL_MIN_BYTES", threshold)
         w = w0.copy()
         opt = CLASSES[kind](w, lr, **hyper)
-        assert opt._parallel == (threshold == 0)
+        assert opt.parallel == (threshold == 0)
         for g in grads:
             opt.step(g)
         runs.append((w, opt.buffers))
@@ -169,9 +170,9 @@ def test_momentum_with_beta_zero_is_sgd(w, lr, form, nesterov, steps):
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(finite, min_size=1, max_size=20), st.floats(-50, 50).filter(lambda x: abs(x) > 1e-6), lrs,
-       st.floats(0, 1e-3), st.integers(1, 10))
+       st.floats(0, 1e-3).filter(lambda x: x > 0), st.integers(1, 10))
 def test_rmsprop_beta_zero_constant_gradient_closed_form(w, gval, lr, eps, steps):
-    # β = 0: s = g², so each step moves by α·g / (|g| + ε), the same every time
+    # β = 0: s = g², so each step moves by η·g / (|g| + ε), the same every time
     w0 = np.array(w)
     w = w0.copy()
     opt = RMSprop(w, lr, beta=0.0, eps=eps)
@@ -185,9 +186,9 @@ def test_rmsprop_beta_zero_constant_gradient_closed_form(w, gval, lr, eps, steps
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(-1e3, 1e3).filter(lambda x: abs(x) > 1e-3), min_size=1, max_size=20), lrs,
-       st.floats(0.0, 0.99), st.floats(0.0, 0.9999), st.sampled_from([0.0, 1e-8, 1e-4]))
+       st.floats(0.0, 0.99), st.floats(0.0, 0.9999), st.sampled_from([5e-324, 1e-8, 1e-4]))
 def test_adam_first_step_has_size_lr(g, lr, beta1, beta2, eps):
-    # m̂ = g and v̂ = g² at t = 1, so |ΔW| = α·|g| / (|g| + ε) = α up to ε
+    # m̂ = g and v̂ = g² at t = 1, so |ΔW| = η·|g| / (|g| + ε) = η up to ε
     g = np.array(g)
     w = np.zeros_like(g)
     Adam(w, lr, beta1=beta1, beta2=beta2, eps=eps).step(g)
@@ -291,15 +292,47 @@ def test_resume_is_bit_identical(kind, hyper, lr, via, tmp_path):
         np.testing.assert_array_equal(resumed.buffers[k], straight.buffers[k])
 
 
-def test_state_dict_is_a_copy_and_json_friendly():
+def test_state_dict_is_a_copy_and_plain_json():
     import json
 
     opt = Adam(np.zeros(3), 0.1, amsgrad=True)
     opt.step(np.ones(3))
     state = opt.state_dict()
-    state["buffers"]["m"][:] = 99
+    assert state["format"] == "streamopt.Adam" and state["version"] == 2
+    assert state["lr"] == (0.1).hex() and state["t"] == 1 and state["hyper"]["amsgrad"] is True
+    assert state["hyper"]["beta2"] == (0.999).hex()
+    m = state_mod.array_from_json("m", state["buffers"]["m"], "float64", (3,))
+    np.testing.assert_array_equal(m, opt.buffers["m"])
+    m[:] = 99  # the state holds copies
     assert not np.any(opt.buffers["m"] == 99)
-    json.dumps({k: v for k, v in state.items() if k != "buffers"})
+    again = json.loads(json.dumps(state))  # plain JSON, exact through a text round trip
+    other = Adam(np.zeros(3), 1.0)
+    other.load_state_dict(again)
+    assert other.state_dict() == state
+
+
+@pytest.mark.parametrize("cls, kind", [(SGD, "SGD"), (Momentum, "Momentum"), (RMSprop, "RMSprop"), (Adam, "Adam")])
+def test_state_format_names_the_class(cls, kind):
+    state = cls(np.zeros(2, np.float32), 0.25).state_dict()
+    assert state["format"] == f"streamopt.{kind}" and state["dtype"] == "float32" and state["size"] == 2
+
+
+def test_inactive_buffers_are_not_saved():
+    assert list(Adam(np.zeros(2), 0.1).state_dict()["buffers"]) == ["m", "v"]
+    assert list(Adam(np.zeros(2), 0.1, amsgrad=True).state_dict()["buffers"]) == ["m", "v", "vmax"]
+    assert list(RMSprop(np.zeros(2), 0.1, centered=True).state_dict()["buffers"]) == ["s", "gavg"]
+    assert SGD(np.zeros(2), 0.1).state_dict()["buffers"] == {}
+
+
+def _refuser(other):
+    before = other.state_dict()
+
+    def refused(state, exc, match):
+        with pytest.raises(exc, match=match):
+            other.load_state_dict(state)
+        assert other.state_dict() == before
+
+    return refused
 
 
 def test_mismatched_state_is_refused_and_changes_nothing():
@@ -308,41 +341,183 @@ def test_mismatched_state_is_refused_and_changes_nothing():
     adam.step(np.ones(4))
     good = adam.state_dict()
     other = Adam(np.zeros(4), 0.5, beta1=0.5)
-    before = other.state_dict()
+    refused = _refuser(other)
 
-    def refused(state, exc, match):
-        with pytest.raises(exc, match=match):
-            other.load_state_dict(state)
-        after = other.state_dict()
-        assert after["lr"] == before["lr"] and after["hyper"] == before["hyper"] and after["t"] == before["t"]
-        for k in before["buffers"]:
-            np.testing.assert_array_equal(after["buffers"][k], before["buffers"][k])
+    def with_buffer(name, a):
+        return {**good, "buffers": {**good["buffers"], name: state_mod.array_to_json(a)}}
 
-    refused(SGD(np.zeros(4), 0.1).state_dict(), ValueError, r"state\['kind'\] must be 'adam' for Adam, got 'sgd'")
+    refused(SGD(np.zeros(4), 0.1).state_dict(), ValueError,
+            r"state\['format'\] must be 'streamopt.Adam', got 'streamopt.SGD'")
     refused(Adam(np.zeros(5), 0.1).state_dict(), ValueError, r"state\['size'\] must be 4 .*got 5")
     refused(Adam(np.zeros(4, np.float32), 0.1).state_dict(), TypeError, r"state\['dtype'\] must be 'float64'")
-    refused({**good, "t": -1}, ValueError, r"state\['t'\] must be >= 0")
-    refused({**good, "lr": 0.0}, ValueError, r"state\['lr'\] must be > 0")
-    refused({**good, "hyper": {**good["hyper"], "beta1": 1.0}}, ValueError, "beta1 must be in")
-    refused({**good, "hyper": {"beta1": 0.9}}, ValueError, r"state\['hyper'\] must have the keys")
-    refused({**good, "buffers": {"m": np.zeros(4)}}, ValueError, r"state\['buffers'\] must hold")
-    refused({**good, "buffers": {**good["buffers"], "v": np.zeros(3)}}, ValueError,
-            r"state\['buffers'\]\['v'\] must have shape \(4,\)")
-    refused({**good, "buffers": {**good["buffers"], "v": np.zeros(4, np.float32)}}, TypeError,
-            r"state\['buffers'\]\['v'\] must be float64")
+    refused({**good, "t": -1}, ValueError, r"state\['t'\] must be an integer >= 0")
+    refused({**good, "t": 1.0}, ValueError, r"state\['t'\] must be an integer")
+    refused({**good, "lr": (0.0).hex()}, ValueError, r"state\['lr'\] must be > 0")
+    refused({**good, "lr": 0.1}, ValueError, r"state\['lr'\] must be a finite hex float string")
+    refused({**good, "lr": "0.1"}, ValueError, r"state\['lr'\] must be a finite hex float string")
+    refused({**good, "hyper": {**good["hyper"], "beta1": (1.0).hex()}}, ValueError,
+            r"state\['hyper'\]\['beta1'\] must be in \[0, 1\)")
+    refused({**good, "hyper": {**good["hyper"], "amsgrad": 1}}, ValueError,
+            r"state\['hyper'\]\['amsgrad'\] must be true or false")
+    refused({**good, "hyper": {"beta1": (0.9).hex()}}, ValueError, r"state\['hyper'\] must have the keys")
+    refused({**good, "buffers": {"m": good["buffers"]["m"]}}, ValueError, r"state\['buffers'\] must hold")
+    refused(with_buffer("v", np.zeros(3)), ValueError, r"state\['buffers'\]\['v'\]\['shape'\] must be \[4\]")
+    refused(with_buffer("v", np.zeros(4, np.float32)), ValueError,
+            r"state\['buffers'\]\['v'\]\['dtype'\] must be 'float64'")
     refused({k: v for k, v in good.items() if k != "t"}, ValueError, "state is missing 't'")
+    refused({**good, "extra": 1}, ValueError, "unknown field")
+    refused({**good, "version": 3}, ValueError, r"state\['version'\] must be the integer 2")
     refused([1, 2], TypeError, "state must be a dict")
     # switching amsgrad on through the state allocates its buffer
     ams = Adam(np.zeros(4), 0.1, amsgrad=True)
     ams.step(np.ones(4))
     other.load_state_dict(ams.state_dict())
     assert other.amsgrad and other.buffers["vmax"].shape == (4,)
+    np.testing.assert_array_equal(other.buffers["vmax"], ams.buffers["vmax"])
+
+
+def test_eps_zero_refused_at_construction_and_in_a_state():
+    # with eps = 0 a zero gradient on a zero second moment is 0/0: the step would write NaN
+    for make in (lambda w: Adam(w, 0.1, eps=0.0), lambda w: RMSprop(w, 0.1, eps=0.0),
+                 lambda w: RMSprop(w, 0.1, eps=-0.0, centered=True)):
+        w = np.zeros(3)
+        with pytest.raises(ValueError, match=r"eps must be > 0: with eps = 0 a zero gradient on a zero second "
+                                             r"moment divides 0 by 0, got -?0.0"):
+            make(w)
+    for cls in (Adam, RMSprop):
+        good = cls(np.zeros(3), 0.1).state_dict()
+        refused = _refuser(cls(np.zeros(3), 0.1))
+        refused({**good, "hyper": {**good["hyper"], "eps": (0.0).hex()}}, ValueError,
+                r"state\['hyper'\]\['eps'\] must be > 0: with")
+    # the smallest positive eps is allowed and keeps a zero gradient finite
+    w = np.zeros(3)
+    Adam(w, 0.1, eps=5e-324).step(np.zeros(3))
+    assert np.array_equal(w, np.zeros(3))
+
+
+def test_step_count_is_bounded():
+    # below 2**53 the count is exact as a float; beyond, the state is refused (nothing changes) and opt.t too
+    opt = Adam(np.zeros(2), 0.1)
+    good = opt.state_dict()
+    refused = _refuser(opt)
+    refused({**good, "t": 2**70}, ValueError, r"state\['t'\] must be < 2\*\*53")
+    refused({**good, "t": 2**53}, ValueError, r"state\['t'\] must be < 2\*\*53")
+    legacy = _v1_state(opt)
+    refused({**legacy, "t": 2**70}, ValueError, r"state\['t'\] must be < 2\*\*53")
+    with pytest.raises(ValueError, match=r"t must be < 2\*\*53"):
+        opt.t = 2**53
+    with pytest.raises(TypeError, match="t must be an integer"):
+        opt.t = 1.5
+    assert opt.t == 0
+    opt.load_state_dict({**good, "t": 2**53 - 1})
+    w_before = opt.flat.copy()
+    opt.step(np.ones(2))  # the largest allowed count still steps
+    assert opt.t == 2**53 and np.all(opt.flat < w_before)
+
+
+# ------------------------------------------------------------- 0.1.0 states
+def _v1_state(opt) -> dict:
+    """The state as 0.1.0's ``state_dict`` wrote it (format 1, floats, every buffer as an ndarray)."""
+    kinds = {SGD: "sgd", Momentum: "momentum", RMSprop: "rmsprop", Adam: "adam"}
+    hyper = opt.hyper
+    full = {"sgd": [], "momentum": ["v"], "rmsprop": ["s", "gavg"], "adam": ["m", "v", "vmax"]}[kinds[type(opt)]]
+    live = opt.buffers
+    return {"format": 1, "kind": kinds[type(opt)], "dtype": opt.dtype.name, "size": int(opt.flat.size),
+            "lr": opt.lr, "hyper": hyper, "t": opt.t,
+            "buffers": {name: live[name].copy() if name in live else np.zeros(0, opt.dtype) for name in full}}
+
+
+def _save_v1(opt, path) -> None:
+    """``save`` as 0.1.0 wrote it: an .npz with the JSON state and one ``buffer:<name>`` array per buffer."""
+    import json
+
+    state = _v1_state(opt)
+    buffers = state.pop("buffers")
+    with open(path, "wb") as fh:
+        np.savez(fh, state=np.array(json.dumps(state)), **{f"buffer:{k}": v for k, v in buffers.items()})
+
+
+@pytest.mark.parametrize("via", ["state_dict", "npz"])
+@pytest.mark.parametrize("kind, hyper, lr", CASES, ids=CASE_IDS)
+def test_a_010_state_resumes_bit_identically(kind, hyper, lr, via, tmp_path):
+    rng = np.random.default_rng(5)
+    grads = [rng.normal(size=9) for _ in range(6)]
+    w = rng.normal(size=9)
+    straight = CLASSES[kind](w.copy(), lr, **hyper)
+    stopped_w = w.copy()
+    stopped = CLASSES[kind](stopped_w, lr, **hyper)
+    for g in grads[:3]:
+        straight.step(g)
+        stopped.step(g)
+    resumed = CLASSES[kind](stopped_w.copy(), 7.0)
+    if via == "npz":
+        _save_v1(stopped, tmp_path / "old.npz")
+        resumed.load(tmp_path / "old.npz")
+    else:
+        resumed.load_state_dict(_v1_state(stopped))
+    assert resumed.t == 3 and resumed.lr == lr and resumed.hyper == straight.hyper
+    for g in grads[3:]:
+        straight.step(g)
+        resumed.step(g)
+    np.testing.assert_array_equal(resumed.flat, straight.flat)
+    assert resumed.state_dict()["buffers"] == straight.state_dict()["buffers"]
+
+
+def test_a_mismatched_010_state_is_refused_and_changes_nothing():
+    good = _v1_state(Adam(np.zeros(4), 0.1))
+    refused = _refuser(Adam(np.zeros(4), 0.5, beta1=0.5))
+    refused(_v1_state(SGD(np.zeros(4), 0.1)), ValueError, r"state\['kind'\] must be 'adam' for Adam, got 'sgd'")
+    refused({**good, "size": 5}, ValueError, r"state\['size'\] must be 4 .*got 5")
+    refused({**good, "t": -1}, ValueError, r"state\['t'\] must be >= 0")
+    refused({**good, "lr": 0.0}, ValueError, r"state\['lr'\] must be > 0")
+    refused({**good, "hyper": {**good["hyper"], "beta1": 1.0}}, ValueError, "beta1'\\] must be in")
+    refused({**good, "hyper": {**good["hyper"], "eps": 0.0}}, ValueError, r"eps'\] must be > 0")
+    refused({**good, "buffers": {"m": np.zeros(4)}}, ValueError, r"state\['buffers'\] must hold")
+    refused({**good, "buffers": {**good["buffers"], "v": np.zeros(3)}}, ValueError,
+            r"state\['buffers'\]\['v'\] must have shape \(4,\)")
+    refused({**good, "buffers": {**good["buffers"], "vmax": np.zeros(4)}}, ValueError,
+            r"state\['buffers'\]\['vmax'\] must have shape \(0,\)")
+    refused({**good, "buffers": {**good["buffers"], "v": np.zeros(4, np.float32)}}, TypeError,
+            r"state\['buffers'\]\['v'\] must be float64")
+    refused({k: v for k, v in good.items() if k != "t"}, ValueError, "state is missing 't'")
 
 
 def test_load_refuses_a_foreign_file(tmp_path):
     np.savez(tmp_path / "x.npz", a=np.zeros(2))
-    with pytest.raises(ValueError, match="not an optimizer state file"):
+    with pytest.raises(ValueError, match=r"x.npz' is not a streamopt optimizer state file"):
         SGD(np.zeros(2), 0.1).load(tmp_path / "x.npz")
+    (tmp_path / "random.bin").write_bytes(np.random.default_rng(0).bytes(256))
+    opt = Adam(np.zeros(2), 0.1)
+    with pytest.raises(ValueError, match=r"random.bin' is not a streamopt optimizer state file") as info:
+        opt.load(tmp_path / "random.bin")
+    assert "allow_pickle" not in str(info.value)
+    np.savez(tmp_path / "objects.npz", state=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match=r"objects.npz' is not a streamopt optimizer state file") as info:
+        opt.load(tmp_path / "objects.npz")
+    assert "allow_pickle" not in str(info.value)
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04" + np.random.default_rng(1).bytes(100))
+    with pytest.raises(ValueError, match=r"broken.npz' is not a streamopt optimizer state file"):
+        opt.load(tmp_path / "broken.npz")
+    # a JSON state of another kind is refused by the envelope
+    SGD(np.zeros(2), 0.1).save(tmp_path / "sgd.json")
+    with pytest.raises(ValueError, match=r"must be 'streamopt.Adam', got 'streamopt.SGD'"):
+        opt.load(tmp_path / "sgd.json")
+    assert opt.t == 0
+
+
+def test_save_writes_json_atomically(tmp_path, monkeypatch):
+    import json
+
+    opt = Adam(np.zeros(2), 0.1)
+    opt.step(np.ones(2))
+    path = opt.save(tmp_path / "adam.json")
+    assert json.loads(path.read_text()) == opt.state_dict()
+    # a failed write leaves the old file whole and no temporary file behind
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        opt.save(tmp_path / "adam.json")
+    monkeypatch.undo()
+    assert json.loads(path.read_text())["t"] == 1 and [p.name for p in tmp_path.iterdir()] == ["adam.json"]
 
 
 # ------------------------------------------------------------ parameters/grads
@@ -397,7 +572,8 @@ def test_caller_gradients_are_not_modified():
         (lambda: Momentum(np.zeros(3), 0.1, beta=-0.1), ValueError, r"beta must be in \[0, 1\)"),
         (lambda: Momentum(np.zeros(3), 0.1, form="nesterov"), ValueError, "form must be 'ema' or 'sum', got 'nesterov'"),
         (lambda: Momentum(np.zeros(3), 0.1, nesterov=1), TypeError, "nesterov must be True or False, got 1"),
-        (lambda: RMSprop(np.zeros(3), 0.1, eps=-1e-8), ValueError, "eps must be >= 0, got -1e-08"),
+        (lambda: RMSprop(np.zeros(3), 0.1, eps=-1e-8), ValueError, "eps must be > 0: .*, got -1e-08"),
+        (lambda: Adam(np.zeros(3), 0.1, eps=float("inf")), ValueError, "eps must be finite"),
         (lambda: RMSprop(np.zeros(3), 0.1, centered="yes"), TypeError, "centered must be True or False"),
         (lambda: Adam(np.zeros(3), 0.1, beta1=1.5), ValueError, r"beta1 must be in \[0, 1\), got 1.5"),
         (lambda: Adam(np.zeros(3), 0.1, beta2=float("nan")), ValueError, "beta2 must be finite"),
@@ -416,6 +592,11 @@ def test_caller_gradients_are_not_modified():
 def test_bad_construction(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
+
+
+def test_base_class_is_not_an_optimizer():
+    with pytest.raises(TypeError, match="Optimizer is the base class: use SGD, Momentum, RMSprop or Adam"):
+        optim_mod.Optimizer(np.zeros(2), 0.1)
 
 
 def test_read_only_params_refused():
@@ -438,17 +619,67 @@ def test_lr_setter_validates_and_keeps_old_value():
     assert opt.check_finite is True
 
 
-def test_internal_interface_for_the_training_loop():
+def test_interface_for_the_training_loop():
+    from streamopt._kernels import optim as kernels
+
     p = FlatParams({"W": np.zeros((2, 2), np.float32), "b": np.zeros(2, np.float32)})
-    for kind, cls in CLASSES.items():
+    for cls in CLASSES.values():
         opt = cls(p, 0.1)
-        assert opt.kind == kind and opt.flat is p.flat and opt.t == 0
-        assert isinstance(opt.hyper, dict) and isinstance(opt.lr, float)
-        for name, buf in opt.buffers.items():
-            assert buf.dtype == np.float32 and buf.ndim == 1 and buf.flags.c_contiguous, name
-    assert set(Adam(p, 0.1).buffers) == {"m", "v", "vmax"} and Adam(p, 0.1).buffers["vmax"].size == 0
-    assert RMSprop(p, 0.1).buffers["gavg"].size == 0 and RMSprop(p, 0.1, centered=True).buffers["gavg"].size == 6
+        assert opt.flat is p.flat and opt.t == 0 and isinstance(opt.lr, float)
+        state, settings = opt._kernel_args()
+        assert state.dtype == np.float32 and state.shape == (len(opt.buffers), 6) and state.flags.c_contiguous
+        assert all(np.shares_memory(row, buf) for row, buf in zip(state, opt.buffers.values()))  # its own arrays
+        assert settings.dtype == np.float64 and settings[kernels.KIND] == cls.rule.code
+        assert settings[kernels.LR] == 0.1 and settings[kernels.T] == 0 and settings[kernels.CHECK] == 1
+        # the kernel updates the optimizer through them
+        settings[kernels.LR] = 0.5
+        kernels.step(p.flat, np.ones(6, np.float32), state, settings)
+        assert opt.lr == 0.5 and opt.t == 1
+    assert set(Adam(p, 0.1).buffers) == {"m", "v"} and set(Adam(p, 0.1, amsgrad=True).buffers) == {"m", "v", "vmax"}
+    assert set(RMSprop(p, 0.1).buffers) == {"s"} and RMSprop(p, 0.1, centered=True).buffers["gavg"].size == 6
+    settings = Adam(p, 0.1, beta1=0.5, weight_decay=0.25, amsgrad=True)._kernel_args().settings
+    np.testing.assert_array_equal(settings[kernels.HYPER:], [0.5, 0.999, 1e-8, 0.25, 0.0, 1.0])
+    settings = Momentum(p, 0.1, beta=0.5, form="sum", nesterov=True)._kernel_args().settings
+    np.testing.assert_array_equal(settings[kernels.HYPER:], [0.5, 1.0, 1.0])
     assert "Adam(lr=0.1" in repr(Adam(p, 0.1)) and "t=0" in repr(Adam(p, 0.1))
+
+
+def test_hyper_parameters_are_read_only_attributes():
+    opt = Adam(np.zeros(2), 0.1, beta1=0.5)
+    assert opt.beta1 == 0.5 and opt.amsgrad is False
+    with pytest.raises(AttributeError):
+        opt.beta1 = 0.7
+    assert opt.hyper["beta1"] == 0.5
+
+
+@pytest.mark.parametrize("cls", list(CLASSES.values()))
+def test_rule_matches_its_kernel(cls):
+    # the one definition lists the reals, the switches and the buffers in the order of the kernel's arguments
+    import inspect
+
+    from streamopt._kernels import optim as kernels
+
+    rule = cls.rule
+    args = list(inspect.signature(rule.kernel.py_func).parameters)
+    listed = [name for name, _ in rule.buffers] + ["lr"] + [h.kernel_arg for h in rule.hyper]
+    # a switched buffer comes after the buffers always in use (it is the state's last row, or absent)
+    switched = [switch is not None for _, switch in rule.buffers]
+    assert switched == sorted(switched)
+    assert args[:2] == ["p", "g"] and args[2:2 + len(listed)] == listed
+    assert args[2 + len(listed):] in ([], ["c1", "c2"])
+    assert rule.name == cls.__name__ and getattr(kernels, rule.name.upper()) == rule.code
+    # the class's keyword arguments are the rule's hyper-parameters
+    params = list(inspect.signature(cls).parameters)
+    assert params[:2] == ["params", "lr"] and params[2:-1] == [h.name for h in rule.hyper]
+
+
+@pytest.mark.parametrize("cls, hyper, bytes_", [(SGD, {}, 3), (Momentum, {}, 5), (RMSprop, {}, 5),
+                                                 (RMSprop, {"centered": True}, 7), (Adam, {}, 7),
+                                                 (Adam, {"amsgrad": True}, 9)])
+def test_bytes_per_parameter(cls, hyper, bytes_):
+    # W and g read, W written, each buffer in use read and written
+    assert cls(np.zeros(2, np.float32), 0.1, **hyper).bytes_per_parameter == 4 * bytes_
+    assert cls(np.zeros(2), 0.1, **hyper).bytes_per_parameter == 8 * bytes_
 
 
 def test_centered_rmsprop_never_takes_the_root_of_a_negative():
@@ -467,7 +698,7 @@ def test_centered_rmsprop_never_takes_the_root_of_a_negative():
         opt.step(g)
     assert np.isfinite(w).all()
     np.testing.assert_array_equal(opt.buffers["s"], s)  # same recurrence, same rounding
-    # once the variance estimate is (about) 0 the step is α·g/ε
+    # once the variance estimate is (about) 0 the step is η·g/ε
     w_before = w.copy()
     opt.step(g)
     np.testing.assert_allclose(w_before - w, 1e-12 * g / 1e-3, rtol=1e-3)
@@ -476,8 +707,23 @@ def test_centered_rmsprop_never_takes_the_root_of_a_negative():
 def test_parallel_kernels_chosen_by_bytes_moved():
     limit = optim_mod.PARALLEL_MIN_BYTES
     big_adam = limit // 28 + 1        # float32 Adam moves 7 · 4 bytes per parameter
-    assert Adam(np.zeros(big_adam, np.float32), 0.1)._parallel
-    assert not Adam(np.zeros(big_adam - 2, np.float32), 0.1)._parallel
-    assert not SGD(np.zeros(big_adam, np.float32), 0.1)._parallel   # 12 bytes per parameter
-    assert SGD(np.zeros(limit // 12 + 1, np.float32), 0.1)._parallel
-    assert Adam(np.zeros(big_adam // 2 + 1), 0.1)._parallel          # float64: twice the bytes
+    assert Adam(np.zeros(big_adam, np.float32), 0.1).parallel
+    assert not Adam(np.zeros(big_adam - 2, np.float32), 0.1).parallel
+    assert not SGD(np.zeros(big_adam, np.float32), 0.1).parallel   # 12 bytes per parameter
+    assert SGD(np.zeros(limit // 12 + 1, np.float32), 0.1).parallel
+    assert Adam(np.zeros(big_adam // 2 + 1), 0.1).parallel          # float64: twice the bytes
+    # switching amsgrad on through a state moves more bytes: the choice follows
+    small = Adam(np.zeros(limit // 36 + 1, np.float32), 0.1)
+    assert not small.parallel
+    small.load_state_dict(Adam(np.zeros(limit // 36 + 1, np.float32), 0.1, amsgrad=True).state_dict())
+    assert small.parallel
+
+
+def test_a_hyper_parameter_definition_is_checked():
+    from streamopt.optim import Hyper
+
+    for bad in (dict(kind="real"), dict(kind="switch", check=float), dict(kind="choice", choices=("a",)),
+                dict(kind="flag")):
+        with pytest.raises(ValueError, match="x: a real needs a check"):
+            Hyper("x", **bad)
+    assert Hyper("x", "choice", choices=("a", "b")).packed("b") == 1.0

@@ -223,3 +223,11 @@ def test_compiled_permutation_at_mask_edges_and_regenerations(m, seed):
     out = np.empty(m, dtype=np.int64)
     legacy_permutation(np.zeros(SCRATCH_SIZE, dtype=np.uint64), seed, out)
     np.testing.assert_array_equal(out, np.random.RandomState(seed).permutation(m))
+
+
+def test_public_names_are_the_three_sources():
+    # n_batches (exported, unused) is gone; the module offers the three batch sources
+    import streamopt.pipeline as pipeline
+
+    assert pipeline.__all__ == ["minibatches", "epochs", "csv_batches"]
+    assert not hasattr(pipeline, "n_batches")

@@ -35,7 +35,7 @@ def test_optimizer_paths_show_the_notes_behaviour():
 
 
 def test_paths_are_the_optimizers_steps():
-    # GD's path is the closed form (1 − α·curvature)^k · start
+    # GD's path is the closed form (1 − η·curvature)^k · start
     a, c = plots.BOWL_CURVATURE
     k = np.arange(61)[:, None]
     expected = np.array(plots.BOWL_START) * (1 - 0.038 * np.array([a, c])) ** k

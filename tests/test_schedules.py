@@ -61,6 +61,22 @@ def test_piecewise_staircase():
     assert s(10**9) == 0.001
 
 
+def test_piecewise_takes_arrays():
+    # any 1-D array-like of numbers: NumPy arrays (int or float values), a pandas Series, a tuple
+    import pandas as pd
+
+    expected = schedules.piecewise([10, 20], [0.1, 0.01, 0.001])
+    for bounds, values in [(np.array([10, 20]), np.array([0.1, 0.01, 0.001])),
+                           (np.array([10, 20], dtype=np.int32), np.array([0.1, 0.01, 0.001], dtype=np.float64)),
+                           (pd.Series([10, 20]), (0.1, 0.01, 0.001)),
+                           ((10, 20), pd.Series([0.1, 0.01, 0.001]))]:
+        s = schedules.piecewise(bounds, values)
+        assert [s(n) for n in (0, 9, 10, 19, 20)] == [expected(n) for n in (0, 9, 10, 19, 20)]
+        assert all(type(b) is int for b in s.boundaries) and all(type(v) is float for v in s.values)
+    assert schedules.piecewise(np.array([10, 20]), np.array([0.1, 0.01, 0.001])) == expected
+    assert schedules.piecewise([1], np.array([0.5, 0.25], dtype=np.float32)).values == (0.5, 0.25)
+
+
 @pytest.mark.parametrize(
     "make, exc, match",
     [
@@ -78,6 +94,15 @@ def test_piecewise_staircase():
         (lambda: schedules.piecewise([10], [1.0, -0.5]), ValueError, r"values\[1\] must be > 0"),
         (lambda: schedules.piecewise(10, [1.0, 0.5]), TypeError, "boundaries must be a sequence"),
         (lambda: schedules.piecewise([10], "ab"), TypeError, "values must be a sequence"),
+        (lambda: schedules.piecewise(np.array([[10]]), [1.0, 0.5]), ValueError,
+         r"boundaries must be 1-D, got an array of shape \(1, 1\)"),
+        (lambda: schedules.piecewise(np.array([10.5]), [1.0, 0.5]), TypeError,
+         r"boundaries\[0\] must be an integer, got 10.5"),
+        (lambda: schedules.piecewise(np.array([10]), np.array([1.0, np.nan])), ValueError,
+         r"values\[1\] must be finite"),
+        (lambda: schedules.piecewise(np.array([True]), [1.0, 0.5]), TypeError, r"boundaries\[0\] must be an integer"),
+        (lambda: schedules.piecewise(np.int64(10), [1.0, 0.5]), ValueError, "boundaries must be 1-D"),
+        (lambda: schedules.piecewise({10: 1}, [1.0, 0.5]), TypeError, "boundaries must be a sequence"),
     ],
 )
 def test_bad_arguments(make, exc, match):

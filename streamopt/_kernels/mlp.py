@@ -21,32 +21,66 @@ blocks of 128), the same bits as ``np.sum``; the gradient's sums over the
 examples are vectorised dot products (:func:`vec_dot`).
 
 The kernels here allocate nothing, so they are compiled without reference
-counting (:data:`.legacy_rng.jit_uncounted`).
+counting (:data:`._common.jit_uncounted`).
 
 Numba's on-disk cache keys each kernel on its own file only, while :func:`train_epochs`
-compiles the shuffle of :mod:`.legacy_rng` and the steps of :mod:`.optim` into
-its own machine code: :mod:`streamopt._kernels` therefore drops the whole cache
+compiles the shuffle of :mod:`.legacy_rng` and the optimizer step of :mod:`.optim`
+into its own machine code: :mod:`streamopt._kernels` therefore drops the whole cache
 whenever any kernel source changes.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from ._common import jit, jit_uncounted, one_minus_beta_pow
+import numpy as np
+
+from ._common import jit, jit_uncounted
 from .legacy_rng import seed4, shuffle_seeded
-from .optim import adam_step, momentum_step, rmsprop_step, sgd_step
+from .optim import LR, step
 
-#: Optimizer codes understood by :func:`train_epochs`.
-SGD, MOMENTUM, RMSPROP, ADAM = 0, 1, 2, 3
 
-#: Slots of the ``hyper`` array (float64) handed to :func:`train_epochs`.
-H_BETA, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
-HYPER_SIZE = 5
+class Data(NamedTuple):
+    """The examples and how the epochs walk them."""
 
-#: Slots of the ``flags`` array (bool) handed to :func:`train_epochs`.
-F_SUM_FORM, F_NESTEROV, F_CENTERED, F_DECOUPLED, F_AMSGRAD = 0, 1, 2, 3, 4
-FLAGS_SIZE = 5
+    X: np.ndarray  # (n_0, m) inputs, examples as columns
+    Y: np.ndarray  # (n_L, m) targets
+    seed: int  # epoch e shuffles with RandomState(seed + 1 + e)
+    batch_size: int
+
+
+class Net(NamedTuple):
+    """The model: the flat parameter buffer and its layout (see the module docstring)."""
+
+    flat: np.ndarray
+    dims: np.ndarray
+    w_off: np.ndarray
+    b_off: np.ndarray
+
+
+class Workspace(NamedTuple):
+    """Scratch of the training loop: one batch's buffers, then four epochs' shuffles."""
+
+    g: np.ndarray  # gradient, the layout of ``flat``
+    xb: np.ndarray  # the batch's inputs (n_0 × capacity)
+    yb: np.ndarray  # the batch's targets (n_L × capacity)
+    act: np.ndarray  # activations, at ``a_base``
+    a_base: np.ndarray
+    dz: np.ndarray  # 2·max(n_l)·capacity values
+    tmp: np.ndarray  # n_L·capacity values (the cost's terms)
+    perms: np.ndarray  # 4 × m int64: four epochs' permutations
+    rng_states: np.ndarray  # 4 × STATE_SIZE uint64
+    tempered: np.ndarray  # 624 uint64
+
+
+class Records(NamedTuple):
+    """Where the recorded costs go: index e // every for the epochs e with e % every == 0."""
+
+    every: int
+    last: np.ndarray  # mean cost of the epoch's last batch
+    mean: np.ndarray  # the epoch's average cost per example
+
 
 _BLOCK = 128
 
@@ -136,7 +170,15 @@ def _sum4(a, n):
 
 @jit_uncounted
 def pairwise_sum(a):
-    """Σ a[i] over the 1-D array ``a`` in NumPy's pairwise order (the bits of ``np.sum`` up to 1,900 terms)."""
+    """Σ a[i] over the 1-D array ``a`` in NumPy's pairwise order (the bits of ``np.sum`` up to 1,900 terms).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.random.default_rng(0).normal(size=1000)
+    >>> bool(pairwise_sum(a) == np.sum(a))
+    True
+    """
     n = a.size
     if n <= _BLOCK:
         return _sum_block(a, n)
@@ -148,7 +190,15 @@ def vec_dot(a, b):
     """Σ a[j]·b[j] over 1-D arrays of one length, in the order the compiler
     vectorises it (several lanes, then combined: reassociation allowed here
     and nowhere else).  The order is fixed for a given machine, so a run is
-    reproducible; it differs from NumPy's by rounding only."""
+    reproducible; it differs from NumPy's by rounding only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.arange(5.0), np.full(5, 0.5)
+    >>> vec_dot(a, b)
+    5.0
+    """
     s = 0.0
     for j in range(a.size):
         s += a[j] * b[j]
@@ -157,7 +207,14 @@ def vec_dot(a, b):
 
 @jit(fastmath={"reassoc"})
 def vec_sum(a):
-    """Σ a[j], vectorised as :func:`vec_dot`."""
+    """Σ a[j], vectorised as :func:`vec_dot`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vec_sum(np.arange(10.0))
+    45.0
+    """
     s = 0.0
     for j in range(a.size):
         s += a[j]
@@ -172,6 +229,19 @@ def forward(x, nb, flat, dims, w_off, b_off, a_base, act):
     A hidden layer fed by one or two inputs (the notes' first layer) takes one
     pass over the examples per unit; wider ones one pass per input, then one
     for + b and the activation.  Both do the same operations in the same order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamopt import MLP
+    >>> model = MLP([2, 3, 1], seed=0)
+    >>> dims, w_off, b_off = model._layout()
+    >>> x = np.array([[0.5, -1.0], [1.0, 2.0]])      # 2 inputs × 2 examples
+    >>> y = np.array([[1.0, 0.0]])
+    >>> a_base, act = np.array([0, 0, 3 * 2]), np.empty((3 + 1) * 2)   # capacity 2
+    >>> forward(x.ravel(), 2, model.params.flat, dims, w_off, b_off, a_base, act)
+    >>> np.array_equal(act[6:8], model.forward(x).ravel())      # A_2 starts at a_base[2]
+    True
     """
     n_layers = dims.size - 1
     for l in range(1, n_layers + 1):
@@ -225,6 +295,15 @@ def cost_sum(y, nb, dims, a_base, act, tmp):
 
     Labels exactly 0 or 1 take only their own term, which is what the two-term
     formula gives in floating point whenever it is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dims, a_base = np.array([2, 1]), np.array([0, 0])
+    >>> act = np.array([0.9, 0.2])                   # A_1: the output for 2 examples
+    >>> total = cost_sum(np.array([1.0, 0.0]), 2, dims, a_base, act, np.empty(2))
+    >>> bool(np.isclose(total, -np.log(0.9) - np.log(1 - 0.2)))
+    True
     """
     n_layers = dims.size - 1
     n = dims[n_layers] * nb
@@ -247,11 +326,26 @@ def backward(x, y, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
 
     ``dz`` holds 2·max(n_l)·nb values of scratch.  The sums over the examples
     (dW, db) are :func:`vec_dot` / :func:`vec_sum`: a mini-batch's dot products
-    are short, and their vector form is about three times faster than a
-    fixed-order sum.  dZ_{l−1} takes one pass per unit when layer l has one or
-    two units (the notes' last two layers), else one per unit of layer l plus
-    one for the ReLU mask; the same operations in the same order.  Returns True
+    are short, and a fixed-order sum cannot use the vector lanes on them.
+    dZ_{l−1} takes one pass per unit when layer l has one or two units (the
+    notes' last two layers), else one per unit of layer l plus one for the
+    ReLU mask; the same operations in the same order.  Returns True
     when every gradient entry is finite.
+
+    Examples
+    --------
+    A one-layer network (logistic regression) on one example, W = 0.5, b = 0:
+
+    >>> import numpy as np
+    >>> flat = np.array([0.5, 0.0])                  # W1 (1 × 1), then b1
+    >>> dims, w_off, b_off, a_base = np.array([1, 1]), np.array([0, 0]), np.array([0, 1]), np.array([0, 0])
+    >>> x, y = np.array([2.0]), np.array([1.0])
+    >>> act = np.array([1 / (1 + np.exp(-1.0))])     # A_1 = σ(0.5·2), as forward leaves it
+    >>> g = np.zeros(2)
+    >>> backward(x, y, 1, flat, dims, w_off, b_off, a_base, act, np.empty(2), g)
+    True
+    >>> bool(np.allclose(g, [(act[0] - 1) * 2, act[0] - 1]))   # dW = (a − y)·x, db = a − y
+    True
     """
     n_layers = dims.size - 1
     half = dz.size // 2
@@ -336,59 +430,61 @@ def _gather(X, Y, perm, start, nb, xb, yb):
 
 
 @jit_uncounted
-def _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t):
-    """Step number t + 1 of the optimizer ``kind`` on ``flat``; returns t + 1.
-
-    The update rules are the kernels of :mod:`streamopt._kernels.optim`
-    (buffers: momentum v; RMSprop s, ḡ; Adam m, v, v_max)."""
-    t += 1
-    if kind == SGD:
-        sgd_step(flat, g, lr)
-    elif kind == MOMENTUM:
-        momentum_step(flat, g, buf0, lr, hyper[H_BETA], flags[F_SUM_FORM], flags[F_NESTEROV])
-    elif kind == RMSPROP:
-        rmsprop_step(flat, g, buf0, buf1, lr, hyper[H_BETA], hyper[H_EPS], flags[F_CENTERED])
-    else:
-        c1 = one_minus_beta_pow(1.0 - hyper[H_BETA1], t)
-        c2 = one_minus_beta_pow(1.0 - hyper[H_BETA2], t)
-        adam_step(flat, g, buf0, buf1, buf2, lr, hyper[H_BETA1], hyper[H_BETA2], hyper[H_EPS],
-                  c1, c2, hyper[H_WEIGHT_DECAY], flags[F_DECOUPLED], flags[F_AMSGRAD])
-    return t
-
-
-@jit_uncounted
-def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
-                 flat, dims, w_off, b_off, a_base,
-                 kind, buf0, buf1, buf2, hyper, flags, t,
-                 g, xb, yb, act, dz, tmp, perms, rng_states, tempered, rec_last, rec_mean):
+def train_epochs(data, e_start, lrs, net, opt, work, rec):
     """Epochs e_start … e_start + lrs.size − 1 of the notes' mini-batch training.
+
+    ``data`` is a :class:`Data`, ``net`` a :class:`Net`, ``opt`` an
+    :class:`~streamopt._kernels.optim.OptimizerArgs`, ``work`` a
+    :class:`Workspace` and ``rec`` a :class:`Records`.
 
     Epoch e shuffles the m columns of X, Y with ``RandomState(seed + 1 + e)``'s
     permutation, cuts it into consecutive batches of ``batch_size`` (the last
-    one smaller) and, for each batch, runs forward, backward and one update of
-    ``flat`` by the optimizer ``kind`` with learning rate ``lrs[e − e_start]``.
-    On epochs with e % record_every == 0 it also sums the cost and stores, at
-    index e // record_every, the mean cost of the last batch in ``rec_last``
-    and the epoch's average cost per example in ``rec_mean``.
+    one smaller) and, for each batch, runs forward, backward and one optimizer
+    step (:func:`streamopt._kernels.optim.step`, which counts it in the
+    optimizer's settings) with learning rate ``lrs[e − e_start]`` (written into
+    the settings).  On epochs with e % rec.every == 0 it also sums the
+    cost and stores, at index e // rec.every, the mean cost of the last batch
+    in ``rec.last`` and the epoch's average cost per example in ``rec.mean``.
+    The permutations are drawn four epochs at a time.
 
-    The permutations are drawn four epochs at a time (``perms``: 4 × m int64,
-    ``rng_states``: 4 × STATE_SIZE uint64, ``tempered``: 624 uint64 scratch).
+    Returns −1, or the epoch at which a gradient or a recorded cost stopped
+    being finite (training stops there, before the bad update).
 
-    ``t`` is the optimizer's step count before the first step (Adam's bias
-    corrections use it).  Returns (t, bad): the step count after the last
-    step taken and −1, or the epoch at which a gradient or a recorded cost
-    stopped being finite (training stops there, before the bad update).
+    Examples
+    --------
+    Two epochs of the notes' network on the moons, batches of 64, with SGD
+    (what :func:`streamopt.train` builds and calls):
+
+    >>> import numpy as np
+    >>> from streamopt import MLP, SGD
+    >>> from streamopt.datasets import moons
+    >>> from streamopt.model import _Workspace
+    >>> X, Y = moons()
+    >>> model = MLP([2, 5, 2, 1])
+    >>> opt = SGD(model.params, lr=0.1)
+    >>> ws = _Workspace(model._layout()[0], 64, np.float64, model.params.size)
+    >>> work = Workspace(ws.g, np.empty(2 * 64), np.empty(64), ws.act, ws.a_base, ws.dz, ws.tmp,
+    ...                  np.empty((4, 300), np.int64), np.zeros((4, 625), np.uint64), np.zeros(624, np.uint64))
+    >>> rec = Records(1, np.zeros(2), np.zeros(2))
+    >>> train_epochs(Data(X, Y.astype(float), 10, 64), 0, np.full(2, 0.1), model._net(), opt._kernel_args(),
+    ...              work, rec)
+    -1
+    >>> opt.t                        # 5 batches an epoch
+    10
     """
+    X, Y, batch_size = data.X, data.Y, data.batch_size
+    flat, dims, w_off, b_off = net.flat, net.dims, net.w_off, net.b_off
+    g, xb, yb, act, a_base, dz, tmp = work.g, work.xb, work.yb, work.act, work.a_base, work.dz, work.tmp
     m = X.shape[1]
     e_stop = e_start + lrs.size
     for e4 in range(e_start, e_stop, 4):
-        s = seed + 1 + e4
-        seed4(rng_states, s, s + 1, s + 2, s + 3)
+        s = data.seed + 1 + e4
+        seed4(work.rng_states, s, s + 1, s + 2, s + 3)
         for e in range(e4, min(e4 + 4, e_stop)):
-            perm = perms[e - e4]
-            shuffle_seeded(rng_states[e - e4], tempered, perm)
-            lr = lrs[e - e_start]
-            record = e % record_every == 0
+            perm = work.perms[e - e4]
+            shuffle_seeded(work.rng_states[e - e4], work.tempered, perm)
+            opt.settings[LR] = lrs[e - e_start]
+            record = e % rec.every == 0
             total = 0.0
             last = 0.0
             for start in range(0, m, batch_size):
@@ -400,12 +496,12 @@ def train_epochs(X, Y, seed, e_start, lrs, record_every, batch_size,
                     total += c
                     last = c / nb
                 if not backward(xb, yb, nb, flat, dims, w_off, b_off, a_base, act, dz, g):
-                    return t, e
-                t = _step(kind, flat, g, buf0, buf1, buf2, lr, hyper, flags, t)
+                    return e
+                step(flat, g, opt.state, opt.settings)
             if record:
-                r = e // record_every
-                rec_last[r] = last
-                rec_mean[r] = total / m
+                r = e // rec.every
+                rec.last[r] = last
+                rec.mean[r] = total / m
                 if not (math.isfinite(last) and math.isfinite(total)):
-                    return t, e
-    return t, -1
+                    return e
+    return -1

@@ -46,10 +46,17 @@ BOWL_START = (-4.5, 1.0)
 def schedules_figure(lr0: float = 0.1, epochs: int = 100, course_epochs: int = 5000) -> Figure:
     """Learning rate against epoch for every schedule in :mod:`streamopt.schedules`.
 
-    Left: the notes' per-epoch forms from ``lr0`` — 1/(1 + 0.1·epoch)·α₀,
-    0.95^epoch·α₀, 1/√epoch·α₀ and a staircase.  Right: the course's
+    Left: the notes' per-epoch forms from ``lr0`` — 1/(1 + 0.1·epoch)·η₀,
+    0.95^epoch·η₀, 1/√epoch·η₀ and a staircase.  Right: the course's
     ``inverse_time(lr0, 1, interval=1000)`` (the rate drops every 1000 epochs)
     against the same decay applied every epoch.
+
+    Examples
+    --------
+    >>> from streamopt.plot.optim import schedules_figure
+    >>> fig = schedules_figure(lr0=0.1, epochs=50, course_epochs=3000)
+    >>> len(fig.axes)
+    2
     """
     per_epoch = {
         "inverse_time(decay_rate=0.1)": schedules.inverse_time(lr0, 0.1),
@@ -64,8 +71,8 @@ def schedules_figure(lr0: float = 0.1, epochs: int = 100, course_epochs: int = 5
         left.plot(n, [s(int(k)) for k in n], label=label, color=color,
                   drawstyle="steps-post" if label.startswith("piecewise") else "default")
     left.set_xlabel("epoch")
-    left.set_ylabel("learning rate α")
-    left.set_title(f"per-epoch decay from α₀ = {lr0:g}")
+    left.set_ylabel("learning rate η")
+    left.set_title(f"per-epoch decay from η₀ = {lr0:g}")
     left.set_ylim(0, lr0 * 1.05)
     left.legend(frameon=False)
     left.grid(alpha=0.3)
@@ -79,7 +86,7 @@ def schedules_figure(lr0: float = 0.1, epochs: int = 100, course_epochs: int = 5
                label="inverse_time(decay_rate=1), every epoch")
     right.set_yscale("log")
     right.set_xlabel("epoch")
-    right.set_ylabel("learning rate α (log scale)")
+    right.set_ylabel("learning rate η (log scale)")
     right.set_title("the course's scheduled decay: a step every 1000 epochs")
     right.legend(frameon=False, loc="center right")
     right.grid(alpha=0.3)
@@ -88,7 +95,15 @@ def schedules_figure(lr0: float = 0.1, epochs: int = 100, course_epochs: int = 5
 
 # ------------------------------------------------------------ optimizer paths
 def bowl(w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """f(w, b) = ½(a·w² + c·b²) with (a, c) = :data:`BOWL_CURVATURE`."""
+    """f(w, b) = ½(a·w² + c·b²) with (a, c) = :data:`BOWL_CURVATURE` (element-wise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamopt.plot.optim import bowl
+    >>> bowl(np.array([2.0]), np.array([0.1]))
+    array([2.25])
+    """
     a, c = BOWL_CURVATURE
     return 0.5 * (a * w * w + c * b * b)
 
@@ -105,10 +120,20 @@ def optimizer_paths(steps: int = 60, start: tuple[float, float] = BOWL_START) ->
     """The paths of GD, Momentum, RMSprop and Adam on :func:`bowl` from ``start``.
 
     Each is computed with the package's optimizer on a 2-element parameter
-    array: GD and Momentum (the notes' form, β = 0.9) share α = 0.038, for
+    array: GD and Momentum (the notes' form, β = 0.9) share η = 0.038, for
     which GD's step across the steep direction overshoots (factor
-    1 − α·c = −0.9 per step: the zig-zag) while it creeps along the gentle
-    one (factor 1 − α·a = 0.962); RMSprop (β = 0.9) and Adam use α = 0.1.  Returns name → array of shape (steps + 1, 2).
+    1 − η·c = −0.9 per step: the zig-zag) while it creeps along the gentle
+    one (factor 1 − η·a = 0.962); RMSprop (β = 0.9) and Adam use η = 0.1.  Returns name → array of shape
+    (steps + 1, 2).
+
+    Examples
+    --------
+    >>> from streamopt.plot.optim import optimizer_paths
+    >>> paths = optimizer_paths(steps=10)
+    >>> list(paths), paths["Adam"].shape
+    (['GD', 'Momentum', 'RMSprop', 'Adam'], (11, 2))
+    >>> paths["GD"][1].round(4).tolist()  # (1 − 0.038·1, 1 − 0.038·50) · start
+    [-4.329, -0.9]
     """
     curv = np.array(BOWL_CURVATURE)
 
@@ -129,7 +154,14 @@ def optimizer_paths(steps: int = 60, start: tuple[float, float] = BOWL_START) ->
 
 
 def paths_figure(steps: int = 60) -> Figure:
-    """The four optimizers' paths over the contours of the elongated bowl, one panel each."""
+    """The four optimizers' paths over the contours of the elongated bowl, one panel each.
+
+    Examples
+    --------
+    >>> from streamopt.plot.optim import paths_figure
+    >>> len(paths_figure(steps=20).axes)
+    4
+    """
     paths = optimizer_paths(steps)
     w = np.linspace(-5.0, 1.5, 300)
     b = np.linspace(-1.6, 1.6, 200)
@@ -177,13 +209,20 @@ def _plateau_grad(p):
 def descent_path(surface: str, steps: int | None = None, lr: float | None = None) -> np.ndarray:
     """Gradient descent (the package's :class:`~streamopt.SGD`) on the saddle or the plateau.
 
-    ``"saddle"``: f = x² − y² from (1.5, 0.001), α = 0.05: the path runs to the
+    ``"saddle"``: f = x² − y² from (1.5, 0.001), η = 0.05: the path runs to the
     saddle point along x, lingers where the gradient vanishes, and leaves
     along y only as the tiny y offset grows.  ``"plateau"``:
-    f = 1 − exp(−(x² + y²)/2) from (3.2, 1.6), α = 1: the gradient on the flat
+    f = 1 − exp(−(x² + y²)/2) from (3.2, 1.6), η = 1: the gradient on the flat
     rim is about 0.01, so many steps pass before the descent into the well.
     ``steps`` defaults to 75 (saddle) and 70 (plateau).  Returns an array of
     shape (steps + 1, 2).
+
+    Examples
+    --------
+    >>> from streamopt.plot.optim import descent_path
+    >>> path = descent_path("saddle", steps=3)
+    >>> path.shape, path[1].tolist()  # x shrinks by 1 − 2·0.05, y grows by 1 + 2·0.05
+    ((4, 2), [1.35, 0.0011])
     """
     if surface == "saddle":
         start, grad, rate, n = (1.5, 1e-3), _saddle_grad, 0.05, 75
@@ -199,7 +238,14 @@ def descent_path(surface: str, steps: int | None = None, lr: float | None = None
 
 def saddle_plateau_figure(steps: int | None = None) -> Figure:
     """3-D views of a saddle point and of a plateau, with gradient descent's path on each
-    (``steps``: see :func:`descent_path`)."""
+    (``steps``: see :func:`descent_path`).
+
+    Examples
+    --------
+    >>> from streamopt.plot.optim import saddle_plateau_figure
+    >>> len(saddle_plateau_figure(steps=10).axes)
+    2
+    """
     fig = Figure(figsize=(12, 5.4), layout="constrained")
     specs = [
         ("saddle", _saddle, np.linspace(-2, 2, 60), "saddle point f = x² − y²: zero gradient, not a minimum"),
@@ -239,6 +285,15 @@ def demo(out_dir: Path, echo: Callable[[str], None] = print) -> list[Path]:
     """Write the three optimizer figures as PNG files into ``out_dir``; return their paths.
 
     ``echo`` receives a one-line summary of the optimizer paths.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from streamopt.plot.optim import demo
+    >>> paths = demo(Path(tempfile.mkdtemp()), echo=lambda line: None)
+    >>> [p.suffix for p in paths]
+    ['.png', '.png', '.png']
     """
     out_dir = Path(out_dir)
     figures = {

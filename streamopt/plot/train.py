@@ -42,6 +42,12 @@ def cost_figure(experiments: Mapping[str, Experiment], which: str = "last") -> F
         E.g. ``{"gd": notes_experiment("gd"), ...}``.
     which : {"last", "mean"}
         The last mini-batch's cost (what the notes plot) or the epoch average.
+
+    Examples
+    --------
+    >>> from streamopt.plot.train import cost_figure, run_experiments
+    >>> len(cost_figure(run_experiments(("gd", "momentum", "adam"), epochs=300), which="mean").axes)
+    3
     """
     if which not in ("last", "mean"):
         raise ValueError(f"which must be 'last' or 'mean', got {which!r}")
@@ -67,7 +73,15 @@ def cost_figure(experiments: Mapping[str, Experiment], which: str = "last") -> F
 
 
 def boundary_figure(experiments: Mapping[str, Experiment], resolution: int = 400) -> Figure:
-    """Each network's decision regions (prediction 1 where σ(·) > 0.5) with the data on top."""
+    """Each network's decision regions (prediction 1 where σ(·) > 0.5) with the data on top.
+
+    Examples
+    --------
+    >>> from streamopt.plot.train import boundary_figure, run_experiments
+    >>> fig = boundary_figure(run_experiments(("gd", "adam"), epochs=100), resolution=50)
+    >>> len(fig.axes)
+    2
+    """
     n = len(experiments)
     fig = Figure(figsize=(max(4.2 * n, 4.6), 3.4), layout="constrained")
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -92,12 +106,28 @@ def boundary_figure(experiments: Mapping[str, Experiment], resolution: int = 400
 
 
 def run_experiments(names: tuple[str, ...] = ("gd", "momentum", "adam"), **kwargs) -> dict[str, Experiment]:
-    """:func:`streamopt.train.notes_experiment` for each optimizer name (same keyword arguments)."""
+    """:func:`streamopt.train.notes_experiment` for each optimizer name (same keyword arguments).
+
+    Examples
+    --------
+    >>> from streamopt.plot.train import run_experiments
+    >>> runs = run_experiments(("gd", "adam"), epochs=100)
+    >>> {name: run.history.steps for name, run in runs.items()}
+    {'gd': 500, 'adam': 500}
+    """
     return {name: notes_experiment(name, **kwargs) for name in names}
 
 
 def summary_table(experiments: Mapping[str, Experiment]) -> str:
-    """The notes' table, measured: optimizer, accuracy, final cost, training time."""
+    """The notes' table, measured: optimizer, accuracy, final cost, training time.
+
+    Examples
+    --------
+    >>> from streamopt.plot.train import run_experiments, summary_table
+    >>> print(summary_table(run_experiments(("adam",))))  # doctest: +ELLIPSIS
+    optimizer ...
+    Adam ... 0.940000 ...
+    """
     rows = [("optimizer", "accuracy", "final cost", "last recorded cost", "time")]
     for name, exp in experiments.items():
         h = exp.history
@@ -109,7 +139,16 @@ def summary_table(experiments: Mapping[str, Experiment]) -> str:
 
 def demo(out_dir: Path, echo: Callable[[str], None] = print) -> list[Path]:
     """Train the notes' three networks, write ``train_costs.png`` and
-    ``train_boundaries.png`` into ``out_dir`` and echo the summary table."""
+    ``train_boundaries.png`` into ``out_dir`` and echo the summary table.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from streamopt.plot.train import demo
+    >>> [p.name for p in demo(Path(tempfile.mkdtemp()), echo=lambda line: None)]
+    ['train_costs.png', 'train_boundaries.png']
+    """
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     notes_experiment("gd", epochs=1)  # load (or compile) the kernels, so that the table times training only
