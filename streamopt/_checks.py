@@ -92,6 +92,7 @@ def resolve_alpha(
     com: Any = None,
     halflife: Any = None,
     alpha: Any = None,
+    accepted: tuple[str, ...] = ("beta", "span", "com", "halflife", "alpha"),
 ) -> float:
     """Turn exactly one decay specification into the smoothing factor α = 1 − β.
 
@@ -102,18 +103,24 @@ def resolve_alpha(
     α is the internal parameter: for β given as a float, ``1 - beta`` is exact
     (Sterbenz), so β = 1 − 1e−9 loses nothing.
 
+    ``accepted`` names the specifications the caller offers, for the message
+    when not exactly one is given (the one place this rule is checked).
+
     Returns
     -------
     float
         α in (0, 1].
+
+    Examples
+    --------
+    >>> resolve_alpha(0.75), resolve_alpha(span=3), resolve_alpha(com=1.0)
+    (0.25, 0.5, 0.5)
     """
     given = {k: v for k, v in dict(beta=beta, span=span, com=com, halflife=halflife, alpha=alpha).items()
              if v is not None}
     if len(given) != 1:
         names = ", ".join(given) if given else "none"
-        raise ValueError(
-            f"exactly one of beta, span, com, halflife, alpha must be given, got {names}"
-        )
+        raise ValueError(f"exactly one of {', '.join(accepted)} must be given, got {names}")
     (name, raw), = given.items()
     if name == "beta":
         return 1.0 - check_beta("beta", raw)

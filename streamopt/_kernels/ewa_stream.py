@@ -1,0 +1,107 @@
+"""The state of a streaming EWA mean (:class:`streamopt.EWA`): one float64 buffer, and its kernels.
+
+A stream of k series keeps everything in one float64 array::
+
+    [ params (PARAMS_SIZE: α, β, flags, T_0 … T_63) | V_0, count_0 | V_1, count_1 | … ]
+
+The parameters at the front are those of every mean kernel
+(:mod:`.ewa_mean`); series j's V is at ``SERIES + FIELDS·j + V`` and its
+count at ``SERIES + FIELDS·j + COUNT`` (a float64 count is exact below 2^53;
+a float32 stream's V is a float32 value, exact in float64).  The kernels here
+unpack that state, run the batch kernels on it and store it back, so a stream
+runs exactly the operations of :func:`streamopt.ewa` on the whole series.
+
+One buffer (rather than several arrays) because the per-call cost of a
+one-value update is mostly Numba's argument dispatch, which grows with every
+array passed: ``bench/stream.py`` (case ``update-1``) measures it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_dtype_of, jit
+from .ewa_mean import (PARAMS_SIZE, advance, emit, ewa_lanes, ewa_lanes_parallel, ewa_rows, ewa_series,
+                       fill_params, unpack)
+from .ewa_correction import corrected, terms_for
+
+#: Where the series' state starts in the buffer, and the fields of one series.
+SERIES = PARAMS_SIZE
+FIELDS = 2
+V = 0
+COUNT = 1
+
+#: How :func:`stream_chunk` runs a chunk.
+ROWS, LANES, LANES_PARALLEL = 0, 1, 2
+
+
+def buffer_size(k: int) -> int:
+    """The length of the buffer of a stream of ``k`` series."""
+    return SERIES + FIELDS * k
+
+
+@jit
+def _load(buf, v, count) -> None:
+    """v[j], count[j] from the buffer (v in its own dtype)."""
+    for j in range(v.shape[0]):
+        v[j] = buf[SERIES + FIELDS * j + V]
+        count[j] = int(buf[SERIES + FIELDS * j + COUNT])
+
+
+@jit
+def _store(buf, v, count) -> None:
+    """The inverse of :func:`_load`."""
+    for j in range(v.shape[0]):
+        buf[SERIES + FIELDS * j + V] = v[j]
+        buf[SERIES + FIELDS * j + COUNT] = float(count[j])
+
+
+@jit
+def stream_one(x: float, buf) -> float:
+    """One observation of a one-series float64 stream; returns its output (as :func:`.ewa_mean.ewa_series`)."""
+    params = buf[:SERIES]
+    alpha, beta, alpha64, table, correct, skipna = unpack(params, buf)
+    v, seen = advance(x, buf[SERIES + V], alpha, beta, skipna)
+    count = int(buf[SERIES + COUNT]) + (1 if seen else 0)
+    buf[SERIES + V] = v
+    buf[SERIES + COUNT] = float(count)
+    _, a_q, b_q = terms_for(alpha64, count, -1, 0.0, 1.0)
+    return corrected(v, count, a_q, b_q, table, correct)
+
+
+@jit
+def stream_series(x, out, buf) -> None:
+    """Consecutive values of a one-series stream: 1-D ``x`` into ``out`` (any strides, the stream's dtype)."""
+    v, count = ewa_series(x, out, as_dtype_of(buf[SERIES + V], out), int(buf[SERIES + COUNT]), buf[:SERIES])
+    buf[SERIES + V] = v
+    buf[SERIES + COUNT] = float(count)
+
+
+@jit
+def stream_chunk(x, out, buf, layout: int) -> None:
+    """A chunk of a k-series stream, as the batch kernel ``layout`` (:data:`ROWS`, :data:`LANES`, ...) runs it."""
+    k = x.shape[1] if layout == ROWS else x.shape[0]
+    v = np.empty(k, out.dtype)
+    count = np.empty(k, np.int64)
+    _load(buf, v, count)
+    if layout == ROWS:
+        ewa_rows(x, out, v, count, buf[:SERIES])
+    elif layout == LANES:
+        ewa_lanes(x, out, v, count, buf[:SERIES])
+    else:
+        ewa_lanes_parallel(x, out, v, count, buf[:SERIES])
+    _store(buf, v, count)
+
+
+@jit
+def stream_value(out, buf) -> None:
+    """out[j] = the current output of series j (what its last update gave)."""
+    k = out.shape[0]
+    v = np.empty(k, out.dtype)
+    count = np.empty(k, np.int64)
+    _load(buf, v, count)
+    emit(out, v, count, buf[:SERIES])
+
+
+__all__ = ["fill_params", "SERIES", "FIELDS", "V", "COUNT", "ROWS", "LANES", "LANES_PARALLEL", "buffer_size", "stream_one",
+           "stream_series", "stream_chunk", "stream_value"]
