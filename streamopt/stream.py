@@ -67,7 +67,7 @@ class EWA:
     3
     """
 
-    __slots__ = ("_alpha", "_beta", "_correct", "_skipna", "_mode", "_k", "_dtype", "_buf", "_fast", "_columns")
+    __slots__ = ("_alpha", "_beta", "_correct", "_skipna", "_mode", "_k", "_dtype", "_buf", "_addr", "_columns")
 
     def __init__(self, beta: Any = None, *, span: Any = None, com: Any = None, halflife: Any = None,
                  alpha: Any = None, bias_correction: bool = False, skipna: bool = True) -> None:
@@ -81,7 +81,7 @@ class EWA:
         self._k: int | None = None
         self._dtype: np.dtype | None = None
         self._buf: np.ndarray | None = None
-        self._fast = False  # a one-series float64 stream: floats and 1-D arrays go straight to the kernel
+        self._addr = 0  # a one-series float64 stream: the address of _buf, for the fast paths of update()
         self._columns = None
 
     # ------------------------------------------------------------ parameters
@@ -115,7 +115,7 @@ class EWA:
         self._mode, self._k, self._dtype = mode, k, np.dtype(dtype)
         self._buf = np.zeros(_ks.buffer_size(k))
         _ks.fill_params(self._buf[:_ks.SERIES], self._alpha, self._beta, self._correct, self._skipna)
-        self._fast = mode == "series" and self._dtype == _F64
+        self._addr = self._buf.ctypes.data if mode == "series" and self._dtype == _F64 else 0
 
     def _field(self, field: int) -> np.ndarray:
         """One field (:data:`~streamopt._kernels.ewa_stream.V` or ``COUNT``) of every series: a view of k."""
@@ -180,13 +180,14 @@ class EWA:
         >>> s.update([[2.0, 4.0]])
         array([[1., 2.]])
         """
-        if self._fast:
+        address = self._addr
+        if address:  # the fast paths: a float, or a 1-D float64 array (any strides), into one float64 series
             cls = chunk.__class__
             if cls is float or cls is np.float64:
-                return _ks.stream_one(chunk, self._buf)
-            if cls is np.ndarray and chunk.dtype is _F64 and chunk.ndim == 1:  # any strides
+                return _ks.stream_one_at(chunk, address)
+            if cls is np.ndarray and chunk.dtype is _F64 and chunk.ndim == 1:
                 out = np.empty(chunk.shape[0])
-                _ks.stream_series(chunk, out, self._buf)
+                _ks.stream_series_at(chunk, out, address)
                 return out
         return self._update(chunk)
 
@@ -223,6 +224,17 @@ class EWA:
         if values.ndim == 0:
             return float(result)
         return result if wrap is None else wrap(result)
+
+    # ------------------------------------------------------- copy and pickle
+    def __getstate__(self) -> dict[str, Any]:
+        """The attributes, without the buffer's address (meaningless in a copy or another process)."""
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_addr"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore (copy, deepcopy, pickle); the address is that of the restored buffer."""
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._addr = self._buf.ctypes.data if self._mode == "series" and self._dtype == _F64 else 0
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

@@ -13,12 +13,19 @@ runs exactly the operations of :func:`streamopt.ewa` on the whole series.
 
 One buffer (rather than several arrays) because the per-call cost of a
 one-value update is mostly Numba's argument dispatch, which grows with every
-array passed: ``bench/stream.py`` (case ``update-1``) measures it.
+array passed; the one-series entry points (:func:`stream_one_at`,
+:func:`stream_series_at`) take the buffer's address, an int, which dispatches
+faster still (``bench/stream.py``, cases ``update-1`` and ``chunk-*``).
 """
 
 from __future__ import annotations
 
+import functools
+
+import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 from ._common import as_dtype_of, jit
 from .ewa_mean import (PARAMS_SIZE, advance, emit, ewa_lanes, ewa_lanes_parallel, ewa_rows, ewa_series,
@@ -30,6 +37,9 @@ SERIES = PARAMS_SIZE
 FIELDS = 2
 V = 0
 COUNT = 1
+
+#: The length of the buffer of a one-series stream.
+ONE_SERIES_SIZE = SERIES + FIELDS
 
 #: How :func:`stream_chunk` runs a chunk.
 ROWS, LANES, LANES_PARALLEL = 0, 1, 2
@@ -103,5 +113,38 @@ def stream_value(out, buf) -> None:
     emit(out, v, count, buf[:SERIES])
 
 
+#: As :data:`._common.jit` but holding the GIL: for the per-call one-series entry points,
+#: where releasing and re-acquiring the GIL would cost more than the work.
+jit_gil = functools.partial(numba.njit, cache=True, error_model="numpy")
+
+
+@intrinsic
+def _f64_pointer(typingctx, address):
+    """The integer ``address`` as a float64 pointer (for :func:`numba.carray`)."""
+    if not isinstance(address, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.float64)))
+
+    return types.CPointer(types.float64)(address), codegen
+
+
+@jit_gil
+def stream_one_at(x: float, address: int) -> float:
+    """:func:`stream_one` on the one-series buffer at memory ``address`` (``ndarray.ctypes.data``).
+
+    The caller keeps that C-contiguous float64 buffer of :data:`ONE_SERIES_SIZE`
+    alive; a float and an int cross into compiled code faster than an array.
+    """
+    return stream_one(x, numba.carray(_f64_pointer(address), (ONE_SERIES_SIZE,)))
+
+
+@jit_gil
+def stream_series_at(x, out, address: int) -> None:
+    """:func:`stream_series` on the one-series buffer at memory ``address`` (see :func:`stream_one_at`)."""
+    stream_series(x, out, numba.carray(_f64_pointer(address), (ONE_SERIES_SIZE,)))
+
+
 __all__ = ["fill_params", "SERIES", "FIELDS", "V", "COUNT", "ROWS", "LANES", "LANES_PARALLEL", "buffer_size", "stream_one",
-           "stream_series", "stream_chunk", "stream_value"]
+           "stream_series", "stream_chunk", "stream_value", "ONE_SERIES_SIZE", "stream_one_at", "stream_series_at"]
