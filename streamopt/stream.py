@@ -149,7 +149,7 @@ class EWA:
         >>> s = EWA(0.5, bias_correction=True)
         >>> _ = s.update([1.0, 3.0])
         >>> s.value
-        2.333333333333333
+        2.3333333333333335
         """
         if self._mode is None:
             return math.nan
