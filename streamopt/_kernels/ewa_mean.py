@@ -104,6 +104,20 @@ def advance(x, v, alpha, beta, skipna: bool):
 
 
 @jit
+def advance_across(x, v, alpha, beta, skipna: bool):
+    """(V, seen) as :func:`advance`, for loops across series: the step's result is chosen, not its operands.
+
+    No branch, so a loop over a row vectorises; on one series' chain the
+    select would add its latency to every step (there :func:`advance`).
+    """
+    observed = finite(x)
+    if skipna:
+        new = step(v, x, alpha, beta)
+        return (new if observed else v), observed
+    return step(v, x if observed else x - x, alpha, beta), True  # a missing value: NaN
+
+
+@jit
 def ewa_series(x, out, v, count: int, params):
     """One series: the 1-D ``x`` into ``out`` (any strides) from state (``v``, ``count``); returns the new state.
 
@@ -181,25 +195,26 @@ def rows_counted(x, out, v, count, params, start: int, div, lo: int) -> None:
 
 
 @jit
+def counted(x, v, c: int, div, lo: int, alpha, beta, skipna: bool, divide: bool):
+    """(V, c, output) after value ``x`` for a series with V = ``v`` and count lo + ``c``.
+
+    The output is V / div[c] (NaN at count 0), or V where ``divide`` is False
+    (every divisor 1); no branch on the data.
+    """
+    v, seen = advance_across(x, v, alpha, beta, skipna)
+    c += 1 if seen else 0
+    value = v / div[c] if divide else v
+    return v, c, (value if c + lo != 0 else np.nan)
+
+
+@jit
 def _counted(x, out, v, counts, div, lo: int, start: int, stop: int, alpha, beta, skipna: bool,
              divide: bool) -> None:
-    """Rows start … stop−1 of :func:`rows_counted`: out = V / div[count − lo] (NaN at count 0), or V where
-    ``divide`` is False (every divisor 1)."""
+    """Rows start … stop−1 of :func:`rows_counted`, with the counts from ``lo`` (:func:`counted`)."""
     k = x.shape[1]
     for i in range(start, stop):
         for j in range(k):
-            xj = x[i, j]
-            observed = finite(xj)
-            seen = observed or not skipna
-            vj = v[j]
-            new = step(vj, xj if observed else xj - xj, alpha, beta)
-            vj = new if seen else vj  # a select, not a branch: the loop vectorises
-            cj = counts[j] + (1 if seen else 0)
-            v[j] = vj
-            counts[j] = cj
-            if divide:
-                vj = vj / div[cj]
-            out[i, j] = vj if cj + lo != 0 else np.nan
+            v[j], counts[j], out[i, j] = counted(x[i, j], v[j], counts[j], div, lo, alpha, beta, skipna, divide)
 
 
 @jit
@@ -229,12 +244,7 @@ def ewa_rows(x, out, v, count, params) -> None:
         q, a_q, b_q = terms_for(alpha64, c, q, a_q, b_q)
         divide, d = division(c, a_q, b_q, table, correct)
         for j in range(k):
-            xj = x[i, j]
-            observed = finite(xj)
-            seen = observed or not skipna
-            vj = v[j]
-            new = step(vj, xj if observed else xj - xj, alpha, beta)
-            vj = new if seen else vj
+            vj, seen = advance_across(x[i, j], v[j], alpha, beta, skipna)
             v[j] = vj
             skipped += 0 if seen else 1
             out[i, j] = vj / d if divide else vj  # corrected(vj, c, ...) with the row's shared division
@@ -256,8 +266,10 @@ def _four(x, out, v, count, params, div, lo: int) -> None:
 
     While the four have seen equally many values and all observe the current
     one, one count and one correction serve all four; from the first skipped
-    value on, the rest runs as rows of four (:func:`rows_counted`, with the
-    table ``div``, ``lo`` of :func:`divisors` for all the lanes' series).
+    value on, each has its own count and reads its divisor from the table
+    ``div``, ``lo`` of :func:`divisors` (made once for all the lanes' series),
+    with no branch on the data (:func:`counted`).  V and the counts stay in
+    registers: the four chains do not go through memory.
     """
     alpha, beta, alpha64, table, correct, skipna = unpack(params, out)
     n = x.shape[1]
@@ -284,8 +296,20 @@ def _four(x, out, v, count, params, div, lo: int) -> None:
             i += 1
         v[0], v[1], v[2], v[3] = v0, v1, v2, v3
         count[:] = c
-    if i < n:
+    if i == n:
+        return
+    if div.shape[0] == 0:  # counts far apart: series by series
         rows_counted(x.T, out.T, v, count, params, i, div, lo)
+        return
+    v0, v1, v2, v3 = v[0], v[1], v[2], v[3]
+    c0, c1, c2, c3 = count[0] - lo, count[1] - lo, count[2] - lo, count[3] - lo
+    for i in range(i, n):
+        v0, c0, out[0, i] = counted(x[0, i], v0, c0, div, lo, alpha, beta, skipna, True)
+        v1, c1, out[1, i] = counted(x[1, i], v1, c1, div, lo, alpha, beta, skipna, True)
+        v2, c2, out[2, i] = counted(x[2, i], v2, c2, div, lo, alpha, beta, skipna, True)
+        v3, c3, out[3, i] = counted(x[3, i], v3, c3, div, lo, alpha, beta, skipna, True)
+    v[0], v[1], v[2], v[3] = v0, v1, v2, v3
+    count[0], count[1], count[2], count[3] = c0 + lo, c1 + lo, c2 + lo, c3 + lo
 
 
 @jit
@@ -331,5 +355,5 @@ def ewa_lanes_parallel(x, out, v, count, params) -> None:
 
 
 __all__ = ["ALPHA", "BETA", "CORRECT", "SKIPNA", "TABLE", "PARAMS_SIZE", "fill_params", "unpack", "step",
-           "MAX_SPREAD", "divisors", "finite", "observes", "advance", "ewa_series", "emit", "rows_counted", "ewa_rows", "ewa_lanes",
+           "MAX_SPREAD", "divisors", "finite", "observes", "advance", "advance_across", "counted", "ewa_series", "emit", "rows_counted", "ewa_rows", "ewa_lanes",
            "ewa_lanes_parallel"]
