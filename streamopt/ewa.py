@@ -32,7 +32,7 @@ from . import _checks
 from ._kernels import ewa_mean as _km
 from ._kernels import ewa_var as _kv
 
-__all__ = ["ewa", "ewvar", "ewstd", "EWA", "horizon", "beta_from"]
+__all__ = ["ewa", "ewvar", "ewstd", "EWA", "horizon", "beta_from", "check_state", "state_mismatch"]
 
 #: Series stored one after the other (a column-major 2-D input, or a stream of
 #: such chunks) are split over every core once the input holds at least this

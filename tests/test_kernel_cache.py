@@ -49,3 +49,18 @@ def test_the_package_cache_is_stamped_with_its_sources():
     folder = Path(_kernels.__file__).parent
     stamp = folder / "__pycache__" / _kernels.STAMP_NAME
     assert stamp.read_text() == _kernels.sources_digest(folder)
+
+
+def test_the_digest_covers_every_kernel_file():
+    """Every module that defines kernels (the EWA kernels are split over several files) is one of the
+    files the digest reads: the kernel folder has no subfolder of sources."""
+    import importlib
+    import pkgutil
+
+    folder = Path(_kernels.__file__).parent
+    read = {p.name for p in folder.glob("*.py")}
+    for info in pkgutil.iter_modules([str(folder)]):
+        assert not info.ispkg, info.name
+        module = importlib.import_module(f"streamopt._kernels.{info.name}")
+        assert Path(module.__file__).name in read
+    assert {"ewa_correction.py", "ewa_mean.py", "ewa_stream.py", "ewa_var.py"} <= read

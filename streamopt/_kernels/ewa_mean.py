@@ -93,7 +93,7 @@ def advance(x, v, alpha, beta, skipna: bool):
     The step always runs, on operands chosen from ``x`` alone: (θ, α, β) for a
     finite θ; (NaN, α, β) for a missing value that poisons; (−0, 1, 1) for a
     skipped one, and fma(1, V, −0) = V exactly (±0 included).  So the chain
-    V → V is one fma with no branch on it, whatever the data.
+    V → V is one fma per value, missing or not, and nothing else.
     """
     if finite(x):
         return step(v, x, alpha, beta), True
@@ -121,8 +121,7 @@ def advance_across(x, v, alpha, beta, skipna: bool):
 def ewa_series(x, out, v, count: int, params):
     """One series: the 1-D ``x`` into ``out`` (any strides) from state (``v``, ``count``); returns the new state.
 
-    The chain V → V is one fma per value whatever the data (:func:`advance`):
-    no branch depends on whether a value is missing.
+    The chain V → V is one fma per value, missing or not (:func:`advance`).
     """
     alpha, beta, alpha64, table, correct, skipna = unpack(params, out)
     q, a_q, b_q = terms_for(alpha64, count, -1, 0.0, 1.0)
@@ -355,5 +354,5 @@ def ewa_lanes_parallel(x, out, v, count, params) -> None:
 
 
 __all__ = ["ALPHA", "BETA", "CORRECT", "SKIPNA", "TABLE", "PARAMS_SIZE", "fill_params", "unpack", "step",
-           "MAX_SPREAD", "divisors", "finite", "observes", "advance", "advance_across", "counted", "ewa_series", "emit", "rows_counted", "ewa_rows", "ewa_lanes",
-           "ewa_lanes_parallel"]
+           "MAX_SPREAD", "divisors", "finite", "observes", "advance", "advance_across", "counted",
+           "ewa_series", "emit", "rows_counted", "ewa_rows", "ewa_lanes", "ewa_lanes_parallel"]

@@ -146,5 +146,6 @@ def stream_series_at(x, out, address: int) -> None:
     stream_series(x, out, numba.carray(_f64_pointer(address), (ONE_SERIES_SIZE,)))
 
 
-__all__ = ["fill_params", "SERIES", "FIELDS", "V", "COUNT", "ROWS", "LANES", "LANES_PARALLEL", "buffer_size", "stream_one",
-           "stream_series", "stream_chunk", "stream_value", "ONE_SERIES_SIZE", "stream_one_at", "stream_series_at"]
+__all__ = ["fill_params", "SERIES", "FIELDS", "V", "COUNT", "ROWS", "LANES", "LANES_PARALLEL", "buffer_size",
+           "stream_one", "stream_series", "stream_chunk", "stream_value", "ONE_SERIES_SIZE", "stream_one_at",
+           "stream_series_at"]
