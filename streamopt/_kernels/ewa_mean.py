@@ -37,7 +37,7 @@ import numba
 import numpy as np
 
 from ._common import as_dtype_of, fma, jit, pjit
-from .ewa_correction import BLOCK, MASK, corrected, division, fill_divisors, fill_table, terms_for
+from .ewa_correction import BLOCK, MASK, SHIFT, corrected, division, fill_divisors, fill_table, terms_for
 
 #: Offsets in the float64 ``params`` array of every EWA mean kernel.
 ALPHA = 0       # α = 1 − β, the smoothing factor
@@ -91,16 +91,15 @@ def advance(x, v, alpha, beta, skipna: bool):
     """(V, seen): the state after value ``x``, and whether ``x`` counted as an observation.
 
     The step always runs, on operands chosen from ``x`` alone: (θ, α, β) for a
-    finite θ; (NaN, α, β) for a missing value that poisons; (−0, 1, 1) for a
-    skipped one, and fma(1, V, −0) = V exactly (±0 included).  So the chain
-    V → V is one fma per value, missing or not, and nothing else.
+    finite θ; (−0, 1, 1) for a skipped value, and fma(1, V, −0) = V exactly
+    (±0 included); (NaN, α, β) for a missing value that poisons.  So the
+    chain V → V is one fma per value, missing or not, with no branch on it.
     """
-    if finite(x):
-        return step(v, x, alpha, beta), True
-    if not skipna:
-        return step(v, x - x, alpha, beta), True
-    one = alpha / alpha
-    return step(v, -(alpha - alpha), one, one), False
+    if skipna:
+        seen = finite(x)
+        one = alpha / alpha
+        return step(v, x if seen else -(alpha - alpha), alpha if seen else one, beta if seen else one), seen
+    return step(v, x if finite(x) else x - x, alpha, beta), True
 
 
 @jit
@@ -121,17 +120,35 @@ def advance_across(x, v, alpha, beta, skipna: bool):
 def ewa_series(x, out, v, count: int, params):
     """One series: the 1-D ``x`` into ``out`` (any strides) from state (``v``, ``count``); returns the new state.
 
-    The chain V → V is one fma per value, missing or not (:func:`advance`).
+    Two loops (``bench/ewa.py``, cases ``1d`` and ``1d-nan``): while every
+    value is observed, a branch on the value, never mispredicted on clean
+    data; from the first missing value on, :func:`advance`, whose operands are
+    chosen without a branch.  Either way each value runs the same operations.
     """
     alpha, beta, alpha64, table, correct, skipna = unpack(params, out)
-    q, a_q, b_q = terms_for(alpha64, count, -1, 0.0, 1.0)
-    for i in range(x.shape[0]):
+    q, r = count >> SHIFT, count & MASK  # count = 64·q + r
+    _, a_q, b_q = terms_for(alpha64, count, -1, 0.0, 1.0)
+    n = x.shape[0]
+    start = n
+    for i in range(n):
+        xi = x[i]
+        if not finite(xi):
+            start = i
+            break
+        v = step(v, xi, alpha, beta)
+        r += 1
+        if r == BLOCK:
+            q, r = q + 1, 0
+            _, a_q, b_q = terms_for(alpha64, q * BLOCK, -1, 0.0, 1.0)
+        out[i] = corrected(v, q * BLOCK + r, a_q, b_q, table, correct)
+    for i in range(start, n):
         v, seen = advance(x[i], v, alpha, beta, skipna)
-        count += 1 if seen else 0
-        if seen & (count & MASK == 0):  # a new block of 64: its correction terms
-            q, a_q, b_q = terms_for(alpha64, count, q, a_q, b_q)
-        out[i] = corrected(v, count, a_q, b_q, table, correct)
-    return v, count
+        r += 1 if seen else 0
+        if r == BLOCK:
+            q, r = q + 1, 0
+            _, a_q, b_q = terms_for(alpha64, q * BLOCK, -1, 0.0, 1.0)
+        out[i] = corrected(v, q * BLOCK + r, a_q, b_q, table, correct)
+    return v, q * BLOCK + r
 
 
 @jit
@@ -282,10 +299,14 @@ def _four(x, out, v, count, params, div, lo: int) -> None:
             total = x0 + x1 + x2 + x3
             if skipna and not total - total == 0.0:  # a value missing (or inf − inf): the counts may part
                 break
-            v0, _ = advance(x0, v0, alpha, beta, skipna)
-            v1, _ = advance(x1, v1, alpha, beta, skipna)
-            v2, _ = advance(x2, v2, alpha, beta, skipna)
-            v3, _ = advance(x3, v3, alpha, beta, skipna)
+            if skipna:  # all four are finite (checked above)
+                v0, v1, v2, v3 = (step(v0, x0, alpha, beta), step(v1, x1, alpha, beta),
+                                  step(v2, x2, alpha, beta), step(v3, x3, alpha, beta))
+            else:
+                v0, _ = advance(x0, v0, alpha, beta, skipna)
+                v1, _ = advance(x1, v1, alpha, beta, skipna)
+                v2, _ = advance(x2, v2, alpha, beta, skipna)
+                v3, _ = advance(x3, v3, alpha, beta, skipna)
             c += 1
             q, a_q, b_q = terms_for(alpha64, c, q, a_q, b_q)
             out[0, i] = corrected(v0, c, a_q, b_q, table, correct)
