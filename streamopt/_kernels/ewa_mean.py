@@ -77,7 +77,8 @@ def step(v, x, alpha, beta):
 @jit
 def finite(x) -> bool:
     """Whether ``x`` is an observed value: finite (NaN and ±inf are missing, as in pandas)."""
-    return abs(x) < np.inf
+    d = x - x  # 0 for a finite x, NaN for NaN and ±inf; compared in x's own dtype
+    return d == d
 
 
 @jit
