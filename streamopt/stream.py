@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import _checks
 from . import state as _state
+from ._kernels import ewa_mean as _km
 from ._kernels import ewa_stream as _ks
 from .ewa import LANES, ROWS, _along_axis, _as_input, _decay, mean_kernel
 
@@ -27,7 +28,7 @@ STATE_VERSION = 1
 STATE_FIELDS = ("alpha", "beta", "bias_correction", "skipna", "mode", "dtype", "k", "value", "count")
 _MAX_COUNT = 2**53  # counts are held as float64: exact up to this
 _F64 = np.dtype(np.float64)
-_STREAM_LAYOUT = {"ewa_rows": _ks.ROWS, "ewa_lanes": _ks.LANES, "ewa_lanes_parallel": _ks.LANES_PARALLEL}
+_STREAM_LAYOUT = {"ewa_rows": _ks.ROWS, "ewa_lanes": _ks.LANES}
 
 
 class EWA:
@@ -218,7 +219,15 @@ class EWA:
         buf = self._buf
 
         def run(layout: str, x2: np.ndarray, out2: np.ndarray) -> None:
-            _ks.stream_chunk(x2, out2, buf, _STREAM_LAYOUT[mean_kernel(layout, x2)])
+            kernel = mean_kernel(layout, x2)
+            if kernel in _STREAM_LAYOUT:
+                _ks.stream_chunk(x2, out2, buf, _STREAM_LAYOUT[kernel])
+                return
+            k = x2.shape[0]  # the parallel lanes kernel, on the state unpacked here
+            v, count = np.empty(k, self._dtype), np.empty(k, np.int64)
+            _ks.load(buf, v, count)
+            getattr(_km, kernel)(x2, out2, v, count, buf[:_ks.SERIES])
+            _ks.store(buf, v, count)
 
         result = _along_axis(values, 0, None, run)
         if values.ndim == 0:

@@ -28,8 +28,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ._common import as_dtype_of, jit
-from .ewa_mean import (PARAMS_SIZE, advance, emit, ewa_lanes, ewa_lanes_parallel, ewa_rows, ewa_series,
-                       fill_params, unpack)
+from .ewa_mean import PARAMS_SIZE, advance, emit, ewa_lanes, ewa_rows, ewa_series, fill_params, unpack
 from .ewa_correction import corrected, terms_for
 
 #: Where the series' state starts in the buffer, and the fields of one series.
@@ -41,8 +40,8 @@ COUNT = 1
 #: The length of the buffer of a one-series stream.
 ONE_SERIES_SIZE = SERIES + FIELDS
 
-#: How :func:`stream_chunk` runs a chunk.
-ROWS, LANES, LANES_PARALLEL = 0, 1, 2
+#: How :func:`stream_chunk` runs a chunk (the layouts of :mod:`.ewa_mean`'s serial kernels).
+ROWS, LANES = 0, 1
 
 
 def buffer_size(k: int) -> int:
@@ -51,7 +50,7 @@ def buffer_size(k: int) -> int:
 
 
 @jit
-def _load(buf, v, count) -> None:
+def load(buf, v, count) -> None:
     """v[j], count[j] from the buffer (v in its own dtype)."""
     for j in range(v.shape[0]):
         v[j] = buf[SERIES + FIELDS * j + V]
@@ -59,8 +58,8 @@ def _load(buf, v, count) -> None:
 
 
 @jit
-def _store(buf, v, count) -> None:
-    """The inverse of :func:`_load`."""
+def store(buf, v, count) -> None:
+    """The inverse of :func:`load`."""
     for j in range(v.shape[0]):
         buf[SERIES + FIELDS * j + V] = v[j]
         buf[SERIES + FIELDS * j + COUNT] = float(count[j])
@@ -89,18 +88,21 @@ def stream_series(x, out, buf) -> None:
 
 @jit
 def stream_chunk(x, out, buf, layout: int) -> None:
-    """A chunk of a k-series stream, as the batch kernel ``layout`` (:data:`ROWS`, :data:`LANES`, ...) runs it."""
+    """A chunk of a k-series stream, as the batch kernel ``layout`` (:data:`ROWS` or :data:`LANES`) runs it.
+
+    (The parallel kernel is called from Python between :func:`load` and
+    :func:`store`: Numba's on-disk cache does not reload a function that
+    calls a parallel one.)
+    """
     k = x.shape[1] if layout == ROWS else x.shape[0]
     v = np.empty(k, out.dtype)
     count = np.empty(k, np.int64)
-    _load(buf, v, count)
+    load(buf, v, count)
     if layout == ROWS:
         ewa_rows(x, out, v, count, buf[:SERIES])
-    elif layout == LANES:
-        ewa_lanes(x, out, v, count, buf[:SERIES])
     else:
-        ewa_lanes_parallel(x, out, v, count, buf[:SERIES])
-    _store(buf, v, count)
+        ewa_lanes(x, out, v, count, buf[:SERIES])
+    store(buf, v, count)
 
 
 @jit
@@ -109,7 +111,7 @@ def stream_value(out, buf) -> None:
     k = out.shape[0]
     v = np.empty(k, out.dtype)
     count = np.empty(k, np.int64)
-    _load(buf, v, count)
+    load(buf, v, count)
     emit(out, v, count, buf[:SERIES])
 
 
@@ -146,6 +148,6 @@ def stream_series_at(x, out, address: int) -> None:
     stream_series(x, out, numba.carray(_f64_pointer(address), (ONE_SERIES_SIZE,)))
 
 
-__all__ = ["fill_params", "SERIES", "FIELDS", "V", "COUNT", "ROWS", "LANES", "LANES_PARALLEL", "buffer_size",
+__all__ = ["fill_params", "SERIES", "FIELDS", "V", "COUNT", "ROWS", "LANES", "buffer_size", "load", "store",
            "stream_one", "stream_series", "stream_chunk", "stream_value", "ONE_SERIES_SIZE", "stream_one_at",
            "stream_series_at"]
