@@ -249,7 +249,15 @@ def _prepare(x: Any, axis: Any, out: Any) -> tuple[np.ndarray, int, np.ndarray |
 
 # ---------------------------------------------------------------------- mean
 def mean_params(alpha: float, beta: float, correct: bool, skipna: bool) -> np.ndarray:
-    """The ``params`` array of the mean kernels (:data:`streamopt._kernels.ewa_mean.PARAMS_SIZE` float64)."""
+    """The ``params`` array of the mean kernels (:data:`streamopt._kernels.ewa_mean.PARAMS_SIZE` float64).
+
+    α, β, the flags, then the table T_r = 1 − β^r (r = 0 … 63) of the correction.
+
+    Examples
+    --------
+    >>> mean_params(0.5, 0.5, True, True)[:6].tolist()
+    [0.5, 0.5, 1.0, 1.0, 0.0, 0.5]
+    """
     params = np.empty(_km.PARAMS_SIZE)
     _km.fill_params(params, float(alpha), float(beta), bool(correct), bool(skipna))
     return params
@@ -260,6 +268,11 @@ def mean_kernel(layout: str, x2: np.ndarray) -> str:
 
     Column-major input of 8 series or more and :data:`PARALLEL_MIN_BYTES` runs
     in parallel (bit-identical to the serial kernel).
+
+    Examples
+    --------
+    >>> mean_kernel("rows", np.zeros((10, 3))), mean_kernel("lanes", np.zeros((3, 10)))
+    ('ewa_rows', 'ewa_lanes')
     """
     if layout == ROWS:
         return "ewa_rows"
