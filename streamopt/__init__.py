@@ -5,8 +5,6 @@ optimizer updates on flat parameter buffers, compiled with Numba; a mini-batch
 pipeline and a compiled training loop that reproduces the notes' experiment.
 """
 
-from __future__ import annotations
-
 __version__ = "0.1.0"
 
 from . import datasets  # noqa: F401

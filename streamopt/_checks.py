@@ -31,6 +31,15 @@ def check_real(name: str, value: Any) -> float:
 
     Booleans are refused (``True`` is not a learning rate); NumPy scalars and
     0-d arrays of a real dtype are accepted.
+
+    Examples
+    --------
+    >>> check_real("lr", 1)
+    1.0
+    >>> check_real("lr", True)
+    Traceback (most recent call last):
+    ...
+    TypeError: lr must be a real number, got True
     """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
@@ -45,7 +54,13 @@ def check_real(name: str, value: Any) -> float:
 
 
 def check_beta(name: str, value: Any) -> float:
-    """A decay rate: a real number in [0, 1)."""
+    """A decay rate: a real number in [0, 1).
+
+    Examples
+    --------
+    >>> check_beta("beta", 0.9)
+    0.9
+    """
     beta = check_real(name, value)
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value!r}")
@@ -53,7 +68,13 @@ def check_beta(name: str, value: Any) -> float:
 
 
 def check_lr(value: Any, name: str = "lr") -> float:
-    """A learning rate: a finite real number > 0."""
+    """A learning rate: a finite real number > 0.
+
+    Examples
+    --------
+    >>> check_lr(0.1)
+    0.1
+    """
     lr = check_real(name, value)
     if not lr > 0.0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -61,7 +82,13 @@ def check_lr(value: Any, name: str = "lr") -> float:
 
 
 def check_eps(value: Any, name: str = "eps") -> float:
-    """A denominator guard: a finite real number >= 0."""
+    """A denominator guard: a finite real number >= 0.
+
+    Examples
+    --------
+    >>> check_eps(1e-8)
+    1e-08
+    """
     eps = check_real(name, value)
     if eps < 0.0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
@@ -69,7 +96,13 @@ def check_eps(value: Any, name: str = "eps") -> float:
 
 
 def check_int(name: str, value: Any, minimum: int | None = None) -> int:
-    """An integer (bools refused) not below ``minimum``."""
+    """An integer (bools refused) not below ``minimum``.
+
+    Examples
+    --------
+    >>> check_int("axis", -1)
+    -1
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     out = int(value)
@@ -79,7 +112,13 @@ def check_int(name: str, value: Any, minimum: int | None = None) -> int:
 
 
 def check_bool(name: str, value: Any) -> bool:
-    """A flag: a Python or NumPy bool."""
+    """A flag: a Python or NumPy bool.
+
+    Examples
+    --------
+    >>> check_bool("skipna", True)
+    True
+    """
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
@@ -92,6 +131,7 @@ def resolve_alpha(
     com: Any = None,
     halflife: Any = None,
     alpha: Any = None,
+    accepted: tuple[str, ...] = ("beta", "span", "com", "halflife", "alpha"),
 ) -> float:
     """Turn exactly one decay specification into the smoothing factor α = 1 − β.
 
@@ -102,18 +142,24 @@ def resolve_alpha(
     α is the internal parameter: for β given as a float, ``1 - beta`` is exact
     (Sterbenz), so β = 1 − 1e−9 loses nothing.
 
+    ``accepted`` names the specifications the caller offers, for the message
+    when not exactly one is given (the one place this rule is checked).
+
     Returns
     -------
     float
         α in (0, 1].
+
+    Examples
+    --------
+    >>> resolve_alpha(0.75), resolve_alpha(span=3), resolve_alpha(com=1.0)
+    (0.25, 0.5, 0.5)
     """
     given = {k: v for k, v in dict(beta=beta, span=span, com=com, halflife=halflife, alpha=alpha).items()
              if v is not None}
     if len(given) != 1:
         names = ", ".join(given) if given else "none"
-        raise ValueError(
-            f"exactly one of beta, span, com, halflife, alpha must be given, got {names}"
-        )
+        raise ValueError(f"exactly one of {', '.join(accepted)} must be given, got {names}")
     (name, raw), = given.items()
     if name == "beta":
         return 1.0 - check_beta("beta", raw)
@@ -141,6 +187,11 @@ def float_dtype(dtype: np.dtype, name: str = "x") -> np.dtype:
     float32 stays float32 and float64 stays float64; float16 computes in float32;
     integers and bools become float64.  Anything else (complex, object, strings,
     datetimes, long double) is a TypeError naming the parameter.
+
+    Examples
+    --------
+    >>> float_dtype(np.int32), float_dtype(np.float16)
+    (dtype('float64'), dtype('float32'))
     """
     dtype = np.dtype(dtype)
     if dtype == np.float64 or dtype == np.float32:
@@ -157,6 +208,11 @@ def as_float_array(x: Any, name: str = "x") -> np.ndarray:
 
     Never copies a float32/float64 array that is already the right dtype; the
     caller must not write into the result unless it made the copy itself.
+
+    Examples
+    --------
+    >>> as_float_array([1, 2])
+    array([1., 2.])
     """
     if isinstance(x, np.ndarray):
         arr = x

@@ -296,6 +296,8 @@ def test_docstring_examples_run():
     import doctest
     import sys
 
-    for name in ("streamopt.ewa", "streamopt.accessor"):
+    import streamopt.stream  # noqa: F401
+
+    for name in ("streamopt.ewa", "streamopt.stream", "streamopt.accessor", "streamopt._checks"):
         result = doctest.testmod(sys.modules[name])
         assert result.attempted > 0 and result.failed == 0, name

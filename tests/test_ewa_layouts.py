@@ -184,7 +184,7 @@ def test_parallel_split_keeps_stream_state():
 
 
 def test_parallel_kernel_chosen_by_size(monkeypatch):
-    from streamopt._kernels import ewa as kernels
+    from streamopt._kernels import ewa_mean as kernels
 
     calls = []
     real = kernels.ewa_lanes_parallel

@@ -1,7 +1,9 @@
-"""What every kernel shares: the Numba options and the one bias-correction formula.
+"""What every kernel shares: the Numba options, 1 − β^t and two intrinsics.
 
-Kernels are plain loops over contiguous arrays: no validation, no pandas, no
-Python objects, no allocation beyond what they return.
+Kernels are plain loops over arrays: no validation, no pandas, no Python
+objects.  Most allocate nothing; the few that need scratch space (a few arrays
+of one entry per series, e.g. the EWA kernels' per-series correction terms)
+allocate it themselves and release it on return.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 
 import numba
 from numba.core.options import DefaultOptions
+from numba import types
 from numba.extending import intrinsic
 
 #: Options for every kernel: on-disk cache (a second process does not
@@ -26,8 +29,8 @@ pjit = functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True
 #: array only take views of arrays their caller holds, so the counts protect
 #: nothing; but each count that Numba's pruning leaves (it cannot remove them
 #: across branches, e.g. around a slice or an array variable reassigned in a
-#: loop) is an atomic read-modify-write: the training loop spent about one
-#: microsecond of its seven per epoch on them.  A kernel compiled this way
+#: loop) is an atomic read-modify-write in the training loop's per-batch path
+#: (measured by the ``train`` group of ``bench/``).  A kernel compiled this way
 #: fails to compile if it ever allocates, so the switch cannot hide a leak.
 jit_uncounted = (functools.partial(numba.njit, cache=True, error_model="numpy", nogil=True, _nrt=False)
                  if hasattr(DefaultOptions, "_nrt") else jit)
@@ -61,3 +64,19 @@ def fma(typingctx, a, b, c):
         return builder.fma(*args)
 
     return a(a, b, c), codegen
+
+
+@intrinsic
+def as_dtype_of(typingctx, value, array):
+    """``value`` converted to the element type of ``array`` (as storing it into ``array`` would).
+
+    Lets one kernel, compiled once per dtype, compute in the data's precision
+    from parameters held in a float64 array.
+    """
+    if not isinstance(array, types.Array) or not isinstance(value, (types.Float, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return context.cast(builder, args[0], signature.args[0], signature.return_type)
+
+    return array.dtype(value, array), codegen
