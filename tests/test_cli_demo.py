@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(sys.executable).parent / "streamopt"
+from conftest import cli, cli_shell, one_line
 
-
-def run(*args: str, shell_suffix: str = "") -> subprocess.CompletedProcess:
-    command = " ".join(f"'{a}'" for a in (SCRIPT, *args)) + shell_suffix
-    return subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=300)
-
-
-def one_line(proc: subprocess.CompletedProcess, command: str) -> str:
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    prefix = f"streamopt {command}: error: "
-    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(prefix), proc.stderr
-    return proc.stderr[len(prefix):]
+#: The demo imports matplotlib and draws a figure before its first output: more time than a quick command.
+TIMEOUT = 300
 
 
 def test_demo_out_that_cannot_be_a_folder_is_one_line(tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("keep")
     for out in (a_file, a_file / "sub", Path("/dev/null/demo")):
-        proc = run("demo", "--out", str(out))
+        proc = cli("demo", "--out", out, timeout=TIMEOUT)
         line = one_line(proc, "demo")
         assert line.startswith(f"--out {out}: cannot create a folder there: "), line
         assert proc.stdout == ""
@@ -36,7 +25,7 @@ def test_demo_out_that_cannot_be_a_folder_is_one_line(tmp_path):
 
 def test_demo_figure_that_cannot_be_written_is_one_line(tmp_path):
     (tmp_path / "ewa_temperatures.png").mkdir()  # a folder where the first figure should go
-    line = one_line(run("demo", "--out", str(tmp_path)), "demo")
+    line = one_line(cli("demo", "--out", tmp_path, timeout=TIMEOUT), "demo")
     assert line.startswith(f"--out {tmp_path}: cannot write {tmp_path / 'ewa_temperatures.png'}: "), line
 
 
@@ -45,5 +34,5 @@ def test_demo_figure_that_cannot_be_written_is_one_line(tmp_path):
 def test_demo_output_that_cannot_be_written_is_one_line(tmp_path, redirect, words):
     if "/dev/full" in redirect and not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
-    line = one_line(run("demo", "--out", str(tmp_path), shell_suffix=f" {redirect}"), "demo")
+    line = one_line(cli_shell("demo", "--out", tmp_path, redirect=redirect, timeout=TIMEOUT), "demo")
     assert line.startswith("cannot write output: ") and words in line, line

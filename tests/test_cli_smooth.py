@@ -26,21 +26,16 @@ import pandas as pd
 import pytest
 
 import streamopt
+from conftest import SCRIPT, WEATHER, cli, cli_shell, one_line
 
-ROOT = Path(__file__).resolve().parents[1]
-WEATHER = ROOT / "data" / "seattle-weather.csv"
-SCRIPT = Path(sys.executable).parent / "streamopt"
+#: The command as an argument list, for the tests that drive the process themselves (Popen, raw bytes).
 COMMAND = [str(SCRIPT), "smooth"]
 BASE = ("--column", "temp_max", "--beta", "0.9", "--bias-correction")
 
 
-def smooth(*args, input: str | bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def smooth(*args, **kw) -> subprocess.CompletedProcess:
     """Run ``streamopt smooth ARGS``; text is UTF-8 both ways."""
-    if isinstance(input, str):
-        input = input.encode("utf-8")
-    res = subprocess.run([*COMMAND, *map(str, args)], input=input, capture_output=True, timeout=120, cwd=cwd)
-    return subprocess.CompletedProcess(res.args, res.returncode, res.stdout.decode("utf-8"),
-                                       res.stderr.decode("utf-8"))
+    return cli("smooth", *args, **kw)
 
 
 def ok(res: subprocess.CompletedProcess) -> str:
@@ -309,10 +304,8 @@ def test_bad_parameters_exit_2_with_one_line(args, fragments, capsys):
     except SystemExit as exc:
         status = exc.code
     captured = capsys.readouterr()
-    assert status == 2 and captured.out == ""
-    err = captured.err
-    assert err.startswith("streamopt smooth: error: ") and err.count("\n") == 1 and err.endswith("\n"), err
-    assert all(f in err for f in fragments), err
+    assert captured.out == ""
+    one_line_error(subprocess.CompletedProcess([], status, captured.out, captured.err), *fragments)
 
 
 @pytest.fixture(scope="module")
@@ -369,11 +362,10 @@ def test_bad_input_exits_2_with_one_line(tmp_path, saved_state):
         results = list(pool.map(run, cases))
     failures = []
     for (name, _, _, fragments), res in zip(cases, results):
-        err = res.stderr
-        if not (res.returncode == 2 and err.endswith("\n") and err.count("\n") == 1
-                and err.startswith("streamopt smooth: error: ") and "Traceback" not in err
-                and all(f in err for f in fragments)):
-            failures.append(f"{name}: exit {res.returncode}, stderr {err!r}")
+        try:
+            one_line_error(res, *fragments)
+        except AssertionError:
+            failures.append(f"{name}: exit {res.returncode}, stderr {res.stderr!r}")
     assert not failures, "\n".join(failures)
     # a rejected state file is left as it was
     assert json.loads(saved_state.read_text()) == good
@@ -394,11 +386,7 @@ def test_bad_value_in_a_later_chunk_keeps_the_earlier_chunks(tmp_path):
 
 def one_line_error(res: subprocess.CompletedProcess, *fragments: str) -> str:
     """Exit status 2 and one line on standard error holding every fragment."""
-    err = res.stderr
-    assert res.returncode == 2 and err.count("\n") == 1 and err.startswith("streamopt smooth: error: "), \
-        (res.returncode, err)
-    assert "Traceback" not in err and all(f in err for f in fragments), err
-    return err
+    return one_line(res, "smooth", *fragments)
 
 
 # ------------------------------------------------------------------ values
@@ -449,9 +437,7 @@ def test_other_columns_are_copied_byte_for_byte_crlf_included():
 
 
 def test_cr_only_line_endings_are_refused_clearly():
-    res = subprocess.run([*COMMAND, "--column", "x", "--beta", "0.5"], input=b"x,y\r1,2\r3,4\r",
-                         capture_output=True, timeout=60, text=False)
-    res = subprocess.CompletedProcess(res.args, res.returncode, res.stdout.decode(), res.stderr.decode())
+    res = smooth("--column", "x", "--beta", "0.5", input=b"x,y\r1,2\r3,4\r", timeout=60)
     err = one_line_error(res, "line 1", "carriage return", "LF or CRLF")
     assert "universal-newline" not in err
 
@@ -617,24 +603,21 @@ def test_the_parameter_check_is_the_ewa_s(tmp_path):
 
 
 # ------------------------------------------------------------------ standard streams
-def _shell(command: str, stdin: bytes = b"x\n1\n") -> subprocess.CompletedProcess:
-    res = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, timeout=120)
-    return subprocess.CompletedProcess(res.args, res.returncode, res.stdout.decode(), res.stderr.decode())
-
-
 def test_a_full_disk_is_one_line_and_no_state_is_saved(tmp_path):
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
     state = tmp_path / "s.json"
-    res = _shell(f"'{SCRIPT}' smooth --column x --beta 0.5 --state '{state}' > /dev/full")
+    res = cli_shell("smooth", "--column", "x", "--beta", "0.5", "--state", state, redirect="> /dev/full",
+                    input="x\n1\n")
     one_line_error(res, "cannot write output", "No space left on device")
     assert not state.exists()  # nothing was written, so nothing is recorded
 
 
 def test_closed_standard_streams_are_one_line():
-    one_line_error(_shell(f"'{SCRIPT}' smooth --column x --beta 0.5 >&-"), "cannot write output",
+    args = ("smooth", "--column", "x", "--beta", "0.5")
+    one_line_error(cli_shell(*args, redirect=">&-", input="x\n1\n"), "cannot write output",
                    "standard output is closed")
-    one_line_error(_shell(f"'{SCRIPT}' smooth --column x --beta 0.5 <&-"), "<stdin>", "standard input is closed")
+    one_line_error(cli_shell(*args, redirect="<&-"), "<stdin>", "standard input is closed")
 
 
 def test_a_reader_that_goes_away_is_not_an_error():

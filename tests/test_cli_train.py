@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import cli, cli_shell, one_line
 from streamopt.train import notes_experiment
-
-SCRIPT = Path(sys.executable).parent / "streamopt"
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPT), "train", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_default_gd_run_prints_the_notes_output():
-    proc = run("--optimizer", "gd")
+    proc = cli("train", "--optimizer", "gd")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "Cost after epoch 0: 0.690736"  # the issue's number
@@ -34,7 +28,7 @@ def test_default_gd_run_prints_the_notes_output():
 
 
 def test_adam_epoch_average_and_plots(tmp_path):
-    proc = run("--optimizer", "adam", "--cost", "mean", "--epochs", "2000", "--plot", str(tmp_path / "fig"))
+    proc = cli("train", "--optimizer", "adam", "--cost", "mean", "--epochs", "2000", "--plot", str(tmp_path / "fig"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     h = notes_experiment("adam", epochs=2000).history
@@ -47,7 +41,8 @@ def test_adam_epoch_average_and_plots(tmp_path):
 
 
 def test_decay_prints_the_course_rates():
-    proc = run("--optimizer", "gd", "--lr", "0.1", "--epochs", "2001", "--decay", "schedule", "--decay-rate", "1")
+    proc = cli("train", "--optimizer", "gd", "--lr", "0.1", "--epochs", "2001", "--decay", "schedule",
+               "--decay-rate", "1")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     # after epoch i the course sets lr = lr0 / (1 + rate * floor(i / 1000))
@@ -68,7 +63,7 @@ def test_decay_prints_the_course_rates():
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args, words):
-    proc = run(*args, "--epochs", "10") if "--epochs" not in args else run(*args)
+    proc = cli("train", *args, "--epochs", "10") if "--epochs" not in args else cli("train", *args)
     assert proc.returncode == 2
     assert proc.stdout == ""
     last = proc.stderr.strip().splitlines()[-1]
@@ -76,16 +71,9 @@ def test_bad_arguments_exit_2_with_one_line(args, words):
         assert w in last
 
 
-def one_line(proc: subprocess.CompletedProcess) -> str:
-    """The one error line of a run that failed with exit status 2 (no traceback)."""
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("streamopt train: error: "), proc.stderr
-    return proc.stderr[len("streamopt train: error: "):].rstrip("\n")
-
-
 def run_all(cases: list[tuple[str, ...]]) -> list[subprocess.CompletedProcess]:
     with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(lambda args: run(*args), cases))
+        return list(pool.map(lambda args: cli("train", *args), cases))
 
 
 FLAG_ERRORS = [
@@ -137,7 +125,7 @@ def test_every_bad_flag_is_one_line_naming_the_flag():
     failures = []
     for (args, start), proc in zip(FLAG_ERRORS, procs):
         try:
-            line = one_line(proc)
+            line = one_line(proc, "train")
             assert line.startswith(start) or start in line, line
             assert proc.stdout == ""
         except AssertionError as exc:
@@ -189,7 +177,7 @@ def test_eps_zero_is_refused_naming_the_flag():
     else:
         pytest.skip("this optimizer still accepts eps = 0")
     for proc in run_all([("--optimizer", o, "--eps", "0", "--epochs", "10") for o in ("adam", "rmsprop")]):
-        line = one_line(proc)
+        line = one_line(proc, "train")
         assert line.startswith("--eps ") and "diverged" not in line, line
 
 
@@ -203,15 +191,14 @@ def test_plot_into_a_path_that_cannot_be_written_prints_the_results_then_one_lin
     procs = run_all([("--optimizer", "gd", "--epochs", "10", "--plot", str(path)) for path, _ in cases])
     expected = notes_experiment("gd", epochs=10).history
     for (path, words), proc in zip(cases, procs):
-        line = one_line(proc)
+        line = one_line(proc, "train")
         assert line.startswith(f"--plot {path}: ") and words in line, line
         assert proc.stdout == "Cost after epoch 0: %f\nAccuracy: %f\n" % (expected.cost[0], expected.accuracy)
 
 
 def test_output_that_cannot_be_written_is_one_line():
-    script = f"'{SCRIPT}' train --optimizer gd --epochs 10"
     for redirect, words in [("> /dev/full", "No space left on device"), (">&-", "standard output is closed")]:
         if redirect.endswith("/dev/full") and not Path("/dev/full").exists():
             continue
-        proc = subprocess.run(["/bin/sh", "-c", f"{script} {redirect}"], capture_output=True, text=True, timeout=120)
-        assert words in one_line(proc) and "cannot write output" in proc.stderr
+        proc = cli_shell("train", "--optimizer", "gd", "--epochs", "10", redirect=redirect)
+        assert words in one_line(proc, "train") and "cannot write output" in proc.stderr

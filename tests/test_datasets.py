@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import csv
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import ROOT, WEATHER
 from streamopt.datasets import daily_temperatures, load_weather, moons
 
-ROOT = Path(__file__).resolve().parents[1]
-CSV = ROOT / "data" / "seattle-weather.csv"
 COLUMNS = ("temp_max", "temp_min", "precipitation", "wind")
 
 
 def raw_rows() -> list[dict[str, str]]:
     """The data file read with the csv module: an oracle independent of pandas."""
-    with CSV.open(newline="", encoding="utf-8") as fh:
+    with WEATHER.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -27,7 +25,7 @@ def raw_rows() -> list[dict[str, str]]:
 def test_package_data_is_the_documented_file():
     shipped = resources.files("streamopt").joinpath("_data", "seattle-weather.csv")
     assert shipped.is_file()
-    assert shipped.read_bytes() == CSV.read_bytes()
+    assert shipped.read_bytes() == WEATHER.read_bytes()
     provenance = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
     assert "seattle-weather.csv" in provenance and "NOAA" in provenance
 

@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import RTOL, SETTINGS, close
 import streamopt.optim as optim_mod
 import streamopt.state as state_mod
 from streamopt import SGD, Adam, FlatParams, Momentum, RMSprop
@@ -86,12 +87,6 @@ class Reference:
         return {}
 
 
-def assert_close(actual: np.ndarray, expected: np.ndarray, dtype) -> None:
-    rtol = 1e-12 if dtype == np.float64 else 1e-5
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
-
-
 # --------------------------------------------------------------- vs reference
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind, hyper, lr", CASES, ids=CASE_IDS)
@@ -109,11 +104,11 @@ def test_thousand_random_steps_match_reference(kind, hyper, lr, dtype):
         oracle.step(g.to_dict(), opt.lr)
     assert opt.t == 1000
     for name in p.names:
-        assert_close(p[name], oracle.p[name], dtype)
+        close(p[name], oracle.p[name], rtol=RTOL[np.dtype(dtype)])
     for bname, per_param in oracle.buffers().items():
         buf = FlatParams._from_layout(p.layout, opt.buffers[bname])
         for name in p.names:
-            assert_close(buf[name], per_param[name], dtype)
+            close(buf[name], per_param[name], rtol=RTOL[np.dtype(dtype)])
 
 
 @pytest.mark.parametrize("kind, hyper, lr", CASES, ids=CASE_IDS)
@@ -153,7 +148,7 @@ finite = st.floats(-1e3, 1e3, allow_nan=False, width=64)
 lrs = st.floats(1e-4, 1.0)
 
 
-@settings(max_examples=30, deadline=None)
+@SETTINGS
 @given(st.lists(finite, min_size=1, max_size=20), lrs, st.sampled_from(["ema", "sum"]), st.booleans(),
        st.integers(1, 5))
 def test_momentum_with_beta_zero_is_sgd(w, lr, form, nesterov, steps):
@@ -168,7 +163,7 @@ def test_momentum_with_beta_zero_is_sgd(w, lr, form, nesterov, steps):
     np.testing.assert_array_equal(a, b)
 
 
-@settings(max_examples=30, deadline=None)
+@SETTINGS
 @given(st.lists(finite, min_size=1, max_size=20), st.floats(-50, 50).filter(lambda x: abs(x) > 1e-6), lrs,
        st.floats(0, 1e-3).filter(lambda x: x > 0), st.integers(1, 10))
 def test_rmsprop_beta_zero_constant_gradient_closed_form(w, gval, lr, eps, steps):
@@ -184,7 +179,7 @@ def test_rmsprop_beta_zero_constant_gradient_closed_form(w, gval, lr, eps, steps
     np.testing.assert_array_equal(opt.buffers["s"], g * g)
 
 
-@settings(max_examples=30, deadline=None)
+@SETTINGS
 @given(st.lists(st.floats(-1e3, 1e3).filter(lambda x: abs(x) > 1e-3), min_size=1, max_size=20), lrs,
        st.floats(0.0, 0.99), st.floats(0.0, 0.9999), st.sampled_from([5e-324, 1e-8, 1e-4]))
 def test_adam_first_step_has_size_lr(g, lr, beta1, beta2, eps):

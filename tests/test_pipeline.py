@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SETTINGS
 from streamopt import EWA, csv_batches, epochs, ewa, minibatches
 from streamopt import reference as R
 from streamopt._kernels.legacy_rng import SCRATCH_SIZE, STATE_SIZE, legacy_permutation, seed4, shuffle_seeded
 
 
 # ------------------------------------------------------------------ in memory
-@settings(max_examples=30, deadline=None)
+@SETTINGS
 @given(m=st.integers(1, 200), batch_size=st.integers(1, 80), seed=st.integers(0, 2**32 - 1))
 def test_minibatches_are_the_notes_batches(m, batch_size, seed):
     rng = np.random.default_rng(m)
