@@ -490,7 +490,8 @@ class Optimizer:
         array([0.5, 2.5])
         """
         g = self._gradient(grads)
-        bad = _k.apply(self.flat, g, self._state, self._settings)
+        bad = (_k.apply_parallel if self._settings[_k.PARALLEL] else _k.apply)(
+            self.flat, g, self._state, self._settings)
         if bad >= 0:
             raise self._nonfinite_error(g, bad)
 

@@ -216,6 +216,12 @@ class EWA:
                              f"got {list(columns)!r}")
         if values.dtype != self._dtype:
             values = values.astype(self._dtype)
+        if self._addr and values.ndim == 0:  # one value of one float64 series (its first one included)
+            return _ks.stream_one_at(float(values), self._addr)
+        if self._addr and values.ndim == 1:
+            out = np.empty(values.shape[0])
+            _ks.stream_series_at(values, out, self._addr)
+            return out if wrap is None else wrap(out)
         buf = self._buf
 
         def run(layout: str, x2: np.ndarray, out2: np.ndarray) -> None:

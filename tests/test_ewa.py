@@ -8,13 +8,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import streamopt
+from conftest import SETTINGS, close
 from streamopt import reference as R
-
-SETTINGS = settings(max_examples=30, deadline=None)
 
 betas = st.one_of(st.sampled_from([0.0, 0.5, 0.9, 0.98, 0.999]), st.floats(0.0, 0.999))
 
@@ -30,18 +29,6 @@ def series(draw, min_size=1, max_size=300, nan=True, scale=None):
     if nan and n and draw(st.booleans()):
         x[rng.random(n) < draw(st.floats(0.0, 0.5))] = np.nan
     return x
-
-
-def close(got, want, rtol=1e-12, scale=None):
-    """Elementwise |got − want| ≤ rtol·(|want| + scale), NaNs in the same places."""
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    if scale is None:
-        finite = want[np.isfinite(want)]
-        scale = float(np.abs(finite).max()) if finite.size else 0.0
-    ok = np.isnan(want) | (np.abs(got - want) <= rtol * (np.abs(want) + scale))
-    assert ok.all(), (got[~ok][:5], want[~ok][:5])
 
 
 # ------------------------------------------------------------- the oracles

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import streamopt
+from conftest import random_data
 from streamopt import EWA
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -30,8 +31,7 @@ def one_at_a_time(x: np.ndarray, beta: float, bias: bool, skipna: bool) -> np.nd
 def nan_pattern(rng: np.random.Generator, n: int, k: int, fraction: float) -> np.ndarray:
     """Random NaNs, plus whole rows of NaN (the four counts stay equal) and NaNs in single lanes
     at different steps (the counts diverge, then meet again)."""
-    x = rng.normal(size=(n, k)) * 10.0 ** rng.integers(-3, 4)
-    x[rng.random((n, k)) < fraction] = np.nan
+    x = random_data(rng, (n, k), fraction, scale=None)
     if n > 10:
         x[rng.integers(0, n, 3), :] = np.nan
         for j in range(min(k, 4)):

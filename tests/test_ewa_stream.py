@@ -8,21 +8,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import streamopt
+from conftest import SETTINGS, random_data
 from streamopt import EWA
 
-SETTINGS = settings(max_examples=30, deadline=None)
 betas = st.one_of(st.sampled_from([0.0, 0.5, 0.9, 0.999, 1 - 1e-9]), st.floats(0.0, 0.999))
-
-
-def random_data(seed: int, shape, nan_fraction: float) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=shape) * 10.0 ** rng.integers(-3, 4)
-    x[rng.random(shape) < nan_fraction] = np.nan
-    return x
 
 
 def splits(n: int, cuts: list[int]) -> list[tuple[int, int]]:
@@ -34,7 +27,7 @@ def splits(n: int, cuts: list[int]) -> list[tuple[int, int]]:
 @given(st.integers(0, 2**32 - 1), st.integers(0, 400), st.floats(0, 0.4), betas, st.booleans(), st.booleans(),
        st.lists(st.integers(0, 10**6), max_size=8))
 def test_any_split_of_one_series_is_bit_identical(seed, n, nan_fraction, beta, bias, skipna, cuts):
-    x = random_data(seed, n, nan_fraction)
+    x = random_data(seed, n, nan_fraction, scale=None)
     whole = streamopt.ewa(x, beta, bias_correction=bias, skipna=skipna)
     s = EWA(beta, bias_correction=bias, skipna=skipna)
     parts = [s.update(x[a:b]) for a, b in splits(n, cuts)]
@@ -53,7 +46,7 @@ def test_any_split_of_one_series_is_bit_identical(seed, n, nan_fraction, beta, b
        st.booleans(), st.booleans(), st.lists(st.integers(0, 10**6), max_size=6), st.booleans())
 def test_any_split_of_parallel_series_is_bit_identical(seed, n, k, nan_fraction, beta, bias, skipna, cuts,
                                                          fortran):
-    x = random_data(seed, (n, k), nan_fraction)
+    x = random_data(seed, (n, k), nan_fraction, scale=None)
     whole = streamopt.ewa(x, beta, bias_correction=bias, skipna=skipna)
     s = EWA(beta, bias_correction=bias, skipna=skipna)
     parts = []
@@ -71,7 +64,7 @@ def test_any_split_of_parallel_series_is_bit_identical(seed, n, k, nan_fraction,
 
 
 def test_float32_stream_matches_float32_batch():
-    x = random_data(3, 500, 0.1).astype(np.float32)
+    x = random_data(3, 500, 0.1, scale=None).astype(np.float32)
     s = EWA(0.95, bias_correction=True)
     got = np.concatenate([s.update(x[:123]), s.update(x[123:124]), s.update(x[124:])])
     assert got.dtype == np.float32
@@ -113,7 +106,7 @@ def test_pandas_chunks_keep_their_index():
 @given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.integers(0, 10**6), st.booleans(), st.booleans(),
        st.sampled_from([1, 3]), st.sampled_from([np.float64, np.float32]))
 def test_state_round_trip_through_json_continues_bit_identically(seed, n, cut, bias, skipna, k, dtype):
-    x = random_data(seed, (n, k) if k > 1 else n, 0.2).astype(dtype)
+    x = random_data(seed, (n, k) if k > 1 else n, 0.2, scale=None).astype(dtype)
     cut %= n + 1
     whole = streamopt.ewa(x, span=7.5, bias_correction=bias, skipna=skipna)
     first = EWA(span=7.5, bias_correction=bias, skipna=skipna)
@@ -216,7 +209,7 @@ def test_chunks_that_do_not_fit_the_stream():
 def test_fast_paths_read_only_chunks_numpy_scalars_and_reloaded_state_match_batch():
     """The one-series fast paths (floats, NumPy float64 scalars, read-only and plain 1-D chunks)
     keep their state buffer across load_state_dict and agree bit for bit with ewa()."""
-    x = random_data(11, 300, 0.15)
+    x = random_data(11, 300, 0.15, scale=None)
     whole = streamopt.ewa(x, 0.97, bias_correction=True)
     s = EWA(0.97, bias_correction=True)
     parts = [np.array([s.update(float(x[0])), s.update(x[1])])]
@@ -236,7 +229,7 @@ def test_fast_paths_read_only_chunks_numpy_scalars_and_reloaded_state_match_batc
 def test_strided_and_unusual_1d_chunks_after_earlier_updates_match_batch(view):
     """The 1-D fast path accepts any strides: chunks that are views (negative or >1 strides,
     misaligned data) fed after earlier updates must still reproduce ewa() bit for bit."""
-    x = random_data(21, 500, 0.1)
+    x = random_data(21, 500, 0.1, scale=None)
     whole = streamopt.ewa(x, 0.9, bias_correction=True)
     s = EWA(0.9, bias_correction=True)
     parts = [s.update(x[:0]), s.update(x[:130]), np.array([s.update(float(x[130]))])]
@@ -265,7 +258,7 @@ def test_copies_continue_independently_and_bit_identically(how, shape):
     import copy
     import pickle
 
-    x = random_data(17, (60, *shape[1:]) if shape else 60, 0.1)
+    x = random_data(17, (60, *shape[1:]) if shape else 60, 0.1, scale=None)
     whole = streamopt.ewa(x, 0.9, bias_correction=True)
     s = EWA(0.9, bias_correction=True)
     first = s.update(x[:25]) if shape else np.array([s.update(float(v)) for v in x[:25]])

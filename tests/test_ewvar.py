@@ -6,43 +6,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import streamopt
+from conftest import SETTINGS, close, random_data
 from streamopt import reference as R
 
-SETTINGS = settings(max_examples=30, deadline=None)
 # Below β ≈ 1e-3 the oracles' (Σw)² − Σw² cancels (relative error ~1e-16/β); see test_small_beta_exact.
 betas = st.one_of(st.sampled_from([0.0, 0.5, 0.9, 0.99]), st.floats(1e-3, 0.995))
-
-
-def data(seed: int, n: int, nan_fraction: float, offset: float = 0.0, scale: float = 1.0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = offset + scale * rng.normal(size=n)
-    x[rng.random(n) < nan_fraction] = np.nan
-    return x
-
-
-def assert_close(got, want, rtol, atol=0.0):
-    np.testing.assert_allclose(np.asarray(got, float), np.asarray(want, float), rtol=rtol, atol=atol,
-                               equal_nan=True)
 
 
 @SETTINGS
 @given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.floats(0, 0.4), betas, st.booleans())
 def test_equals_pandas(seed, n, nan_fraction, beta, bias):
-    x = data(seed, n, nan_fraction, offset=5.0)
+    x = random_data(seed, n, nan_fraction, offset=5.0)
     want = pd.Series(x).ewm(alpha=1 - beta, adjust=True, ignore_na=True).var(bias=bias).to_numpy()
-    assert_close(streamopt.ewvar(x, beta, bias=bias), want, rtol=1e-12, atol=1e-14)
-    assert_close(streamopt.ewstd(x, beta, bias=bias), np.sqrt(want), rtol=1e-12, atol=1e-7)
+    close(streamopt.ewvar(x, beta, bias=bias), want, rtol=1e-12, scale=0.0, atol=1e-14)
+    close(streamopt.ewstd(x, beta, bias=bias), np.sqrt(want), rtol=1e-12, scale=0.0, atol=1e-7)
 
 
 @SETTINGS
 @given(st.integers(0, 2**32 - 1), st.integers(1, 80), st.floats(0, 0.3), betas, st.booleans())
 def test_equals_the_definition(seed, n, nan_fraction, beta, bias):
-    x = data(seed, n, nan_fraction, offset=-3.0, scale=2.0)
-    assert_close(streamopt.ewvar(x, beta, bias=bias), R.ewvar(x, beta, bias=bias), rtol=1e-9, atol=1e-12)
+    x = random_data(seed, n, nan_fraction, offset=-3.0, scale=2.0)
+    close(streamopt.ewvar(x, beta, bias=bias), R.ewvar(x, beta, bias=bias), rtol=1e-9, scale=0.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("beta", [1e-8, 1e-4, 0.3])
@@ -50,7 +38,7 @@ def test_small_beta_exact(beta):
     # the definition in exact rational arithmetic (weights β^k of the float β)
     from fractions import Fraction
 
-    x = data(12, 8, 0.0, offset=1.0)
+    x = random_data(12, 8, 0.0, offset=1.0)
     got = streamopt.ewvar(x, beta)
     b = Fraction(beta)
     for t in range(2, len(x) + 1):
@@ -69,9 +57,9 @@ def test_dataframe_and_accessor_equal_pandas():
     want = df.ewm(halflife=10, adjust=True, ignore_na=True).var()
     for got in (streamopt.ewvar(df, halflife=10), df.streamopt.ewvar(halflife=10)):
         pd.testing.assert_index_equal(got.columns, df.columns)
-        assert_close(got.to_numpy(), want.to_numpy(), rtol=1e-12)
+        close(got.to_numpy(), want.to_numpy(), rtol=1e-12, scale=0.0)
     std = df.streamopt.ewstd(halflife=10, bias=True)
-    assert_close(std.to_numpy(), df.ewm(halflife=10, ignore_na=True).std(bias=True).to_numpy(), rtol=1e-12)
+    close(std.to_numpy(), df.ewm(halflife=10, ignore_na=True).std(bias=True).to_numpy(), rtol=1e-12, scale=0.0)
     f = np.asfortranarray(df.to_numpy())
     np.testing.assert_array_equal(streamopt.ewvar(f, halflife=10), streamopt.ewvar(np.ascontiguousarray(f),
                                                                                     halflife=10))
@@ -81,7 +69,7 @@ def test_dataframe_and_accessor_equal_pandas():
 @given(st.integers(0, 2**32 - 1), st.integers(1, 300), betas, st.floats(-1e12, 1e12), st.floats(1e-6, 1e3),
        st.booleans())
 def test_never_negative(seed, n, beta, offset, scale, bias):
-    x = data(seed, n, 0.1, offset, scale)
+    x = random_data(seed, n, 0.1, offset=offset, scale=scale)
     got = streamopt.ewvar(x, beta, bias=bias)
     assert not (got < 0).any()
 
@@ -100,12 +88,12 @@ def test_exactly_zero_on_a_constant_series(c, n, beta, bias):
 
 
 def test_large_offset_keeps_the_noise_variance():
-    noise = data(5, 2000, 0.0, scale=1e-3)
+    noise = random_data(5, 2000, 0.0, scale=1e-3)
     for beta in (0.5, 0.9, 0.999):
         shifted = streamopt.ewvar(1e9 + noise, beta)
         plain = pd.Series(noise).ewm(alpha=1 - beta).var().to_numpy()
         # float64 holds 1e9 + noise to ~1e-7 absolute, i.e. the noise (1e-3) to ~1e-4 relative
-        assert_close(shifted[1:], plain[1:], rtol=2e-3)
+        close(shifted[1:], plain[1:], rtol=2e-3, scale=0.0)
 
 
 def test_skipna_false_propagates_and_float32_stays_float32():
@@ -121,6 +109,6 @@ def test_out_and_axis():
     out = np.empty_like(x)
     assert streamopt.ewstd(x, 0.9, axis=1, out=out) is out
     want = np.vstack([np.sqrt(R.ewvar(row, 0.9)) for row in x])
-    assert_close(out, want, rtol=1e-9)
+    close(out, want, rtol=1e-9, scale=0.0)
     with pytest.raises(ValueError, match="out"):
         streamopt.ewvar(x, 0.9, out=np.empty(3))

@@ -12,7 +12,7 @@ Everything else is generic over the rule and sees an optimizer as two arrays:
 ``settings``
     float64: :data:`KIND` (the rule's code: :data:`SGD`, :data:`MOMENTUM`,
     :data:`RMSPROP`, :data:`ADAM`), :data:`CHECK` and :data:`PARALLEL` (1.0 or
-    0.0), :data:`LR`, :data:`T` (the step count, exact as a float up to 2**53),
+    0.0; PARALLEL says which entry ``Optimizer.step`` calls), :data:`LR`, :data:`T` (the step count, exact as a float up to 2**53),
     then from :data:`HYPER` the rule's hyper-parameters in the order of its
     arguments (a switch as 1.0 or 0.0).
 
@@ -21,9 +21,10 @@ Everything else is generic over the rule and sees an optimizer as two arrays:
   (:func:`streamopt._kernels.mlp.train_epochs`) calls it once per mini-batch.
 * :func:`step_parallel` does the same in contiguous blocks spread over the
   threads: the same per-element arithmetic, so bit-identical results.
-* :func:`apply` is the checked entry point of ``Optimizer.step`` (one compiled
-  call of four arguments per step): the optional finite check of the gradient,
-  then :func:`step` or :func:`step_parallel`.
+* :func:`apply` and :func:`apply_parallel` are the checked entry points of
+  ``Optimizer.step`` (one compiled call of four arguments per step): the
+  optional finite check of the gradient, then :func:`step` or
+  :func:`step_parallel`.
 
 :mod:`streamopt.optim` defines each optimizer's hyper-parameters and buffers
 in the same order (a test checks it against these kernels' signatures).
@@ -87,6 +88,7 @@ __all__ = [
     "step",
     "step_parallel",
     "apply",
+    "apply_parallel",
     "count_nonfinite",
     "count_nonfinite_parallel",
     "first_nonfinite",
@@ -413,12 +415,13 @@ def first_nonfinite(x) -> int:
 
 @jit
 def apply(p, g, state, settings) -> int:
-    """What ``Optimizer.step`` calls: the checked step, serial or parallel as ``settings`` say.
+    """What ``Optimizer.step`` calls: the checked step (serial; :func:`apply_parallel` splits it).
 
     With ``settings[CHECK]``, a gradient holding a NaN or ±inf leaves every
     buffer (and ``settings[T]``) untouched and the index of its first
     non-finite value is returned; otherwise the step is applied and −1 is
-    returned.
+    returned.  Serial and parallel are two entry points, not a flag, so that a
+    small optimizer never compiles the threaded code (``startup`` bench group).
 
     Examples
     --------
@@ -428,13 +431,25 @@ def apply(p, g, state, settings) -> int:
     >>> apply(p, np.array([0.0, np.inf, 1.0]), np.zeros((0, 3)), settings), p, int(settings[T])
     (1, array([0., 0., 0.]), 0)
     """
-    parallel = settings[PARALLEL] != 0.0
-    if settings[CHECK] != 0.0:
-        bad = count_nonfinite_parallel(g) if parallel else count_nonfinite(g)
-        if bad:
-            return first_nonfinite(g)
-    if parallel:
-        step_parallel(p, g, state, settings)
-    else:
-        step(p, g, state, settings)
+    if settings[CHECK] != 0.0 and count_nonfinite(g):
+        return first_nonfinite(g)
+    step(p, g, state, settings)
+    return -1
+
+
+@jit
+def apply_parallel(p, g, state, settings) -> int:
+    """:func:`apply` with the check and the step spread over the threads (the same bits).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p, settings = np.zeros(3), np.zeros(HYPER)
+    >>> settings[[KIND, CHECK, LR]] = SGD, 1.0, 0.1
+    >>> apply_parallel(p, np.ones(3), np.zeros((0, 3)), settings), p
+    (-1, array([-0.1, -0.1, -0.1]))
+    """
+    if settings[CHECK] != 0.0 and count_nonfinite_parallel(g):
+        return first_nonfinite(g)
+    step_parallel(p, g, state, settings)
     return -1
