@@ -350,6 +350,9 @@ def ewa(x: Any, beta: Any = None, *, span: Any = None, com: Any = None, halflife
 
     def run(layout: str, x2: np.ndarray, out2: np.ndarray) -> None:
         k = x2.shape[0] if layout == LANES else x2.shape[1]
+        if layout == LANES and k == 1:  # one series: its loop alone (compiles in a fraction of the lanes kernel)
+            _km.ewa_series(x2[0], out2[0], values.dtype.type(0), 0, params)
+            return
         kernel = getattr(_km, mean_kernel(layout, x2))
         kernel(x2, out2, np.zeros(k, values.dtype), np.zeros(k, np.int64), params)
 
