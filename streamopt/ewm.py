@@ -398,10 +398,10 @@ def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha
     >>> streamopt.ewm(s, com=1.0).mean().round(6).tolist() == s.ewm(com=1.0).mean().round(6).tolist()
     True
     >>> streamopt.ewm(s, span=3, adjust=False).mean()
-    0    1.000000
-    1    1.500000
-    2    1.500000
-    3    3.166667
+    0    1.000
+    1    1.500
+    2    1.500
+    3    3.375
     Name: x, dtype: float64
     """
     return EWM(obj, com, span, halflife, alpha, min_periods=min_periods, adjust=adjust, ignore_na=ignore_na,
