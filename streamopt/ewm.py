@@ -12,11 +12,14 @@ or of observations between them (``ignore_na=True``); with ``times`` and a
 time-span ``halflife`` h, β = ½ and δ = (t_t − t_i)/h, so the weight is
 0.5^{(t − t_i)/h}::
 
-    mean_t = Σ w_i x_i / Σ w_i                          (adjust=True)
-    mean_t = f·mean_prev + (1 − f)·x_t,  f = β^δ        (adjust=False)
+    mean_t = Σ w_i x_i / Σ w_i                                  (adjust=True)
+    mean_t = (f·mean_prev + α·x_t) / (f + α),  f = β^δ          (adjust=False)
+    mean_t = f·mean_prev + (1 − f)·x_t                          (adjust=False, times)
 
-(for var/cov with adjust=False pandas' form: the past weighs β^δ, the new
-observation α, normalised).
+and var/cov with adjust=False as pandas: the past weighs f, the new
+observation α, normalised.  (pandas 3.1 also takes the third form without
+times when com = 1 exactly, i.e. α = ½, and the second otherwise; here the
+form does not jump at α = ½.)
 
 Where pandas differs (it raises, or is wrong) the result here follows the
 formula: ``sum``, ``var``, ``std``, ``cov`` and ``corr`` with ``times`` (pandas
@@ -221,7 +224,7 @@ class EWM:
         [1.0, 1.0, 4.2]
         """
         out = np.empty(self._lanes.shape)
-        _kernel.ewm_mean(self._lanes, out, self._deltas, self._log_beta, self._adjust,
+        _kernel.ewm_mean(self._lanes, out, self._deltas, self._log_beta, self._alpha, self._adjust, self._times,
                          self._count_missing, self._min_periods)
         return self._wrap(out)
 
@@ -374,8 +377,9 @@ def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha
     min_periods : int
         Output NaN until this many observations (at least 1, as pandas).
     adjust : bool
-        True: weights β^δ on every observation (Σ w x / Σ w).  False: the
-        recursion mean ← β^δ·mean + (1 − β^δ)·x (pandas' form).
+        True: weights β^δ on every observation (Σ w x / Σ w).  False: pandas'
+        recursion mean ← (β^δ·mean + α·x) / (β^δ + α) (with times
+        mean ← β^δ·mean + (1 − β^δ)·x).
     ignore_na : bool
         True: a missing row does not age the observations before it (without
         times).  With times the age is always the time elapsed.
@@ -397,11 +401,11 @@ def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha
     >>> s = pd.Series([1.0, 2.0, None, 4.0], name="x")
     >>> streamopt.ewm(s, com=1.0).mean().round(6).tolist() == s.ewm(com=1.0).mean().round(6).tolist()
     True
-    >>> streamopt.ewm(s, span=3, adjust=False).mean()
-    0    1.000
-    1    1.500
-    2    1.500
-    3    3.375
+    >>> streamopt.ewm(s, span=4, adjust=False).mean()
+    0    1.000000
+    1    1.400000
+    2    1.400000
+    3    2.768421
     Name: x, dtype: float64
     """
     return EWM(obj, com, span, halflife, alpha, min_periods=min_periods, adjust=adjust, ignore_na=ignore_na,

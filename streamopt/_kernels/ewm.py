@@ -29,7 +29,7 @@ def decay(log_beta: float, gap: float) -> float:
 
 
 @jit
-def ewm_mean(x, out, deltas, log_beta, adjust, count_missing, min_periods):
+def ewm_mean(x, out, deltas, log_beta, alpha, adjust, times, count_missing, min_periods):
     """pandas' EW mean of each row of ``x`` (k, n) into ``out`` (k, n).
 
     With ``adjust``, the weighted mean Σ β^gap_i·x_i / Σ β^gap_i: with W the
@@ -37,8 +37,10 @@ def ewm_mean(x, out, deltas, log_beta, adjust, count_missing, min_periods):
 
         W ← β^gap·W,  mean ← (W·mean + x) / (W + 1),  W ← W + 1
 
-    Without, the recursion mean ← f·mean + (1 − f)·x with f = β^gap (α·x
-    for a gap of one row), 1 − f computed as −expm1(gap·ln β).  The mean is
+    Without, pandas' recursion mean ← (f·mean + α·x) / (f + α), f = β^gap;
+    with ``times`` mean ← f·mean + (1 − f)·x (1 − f as −expm1(gap·ln β)), the
+    new value weighing what the past lost over the gap.  Both are
+    mean ← β·mean + α·x for a gap of one row.  The mean is
     not touched when it already equals x (exact on a constant series).
     Output NaN while fewer than ``min_periods`` observations.
     """
@@ -65,7 +67,10 @@ def ewm_mean(x, out, deltas, log_beta, adjust, count_missing, min_periods):
                         old_wt += 1.0
                     elif mean != cur:
                         f = decay(log_beta, gap)
-                        mean = f * mean + (-math.expm1(gap * log_beta) if f > 0.0 else 1.0) * cur
+                        if times:
+                            mean = f * mean + (-math.expm1(gap * log_beta) if f > 0.0 else 1.0) * cur
+                        else:
+                            mean = (f * mean + alpha * cur) / (f + alpha)
                     gap = 0.0
             elif obs:
                 mean = cur
