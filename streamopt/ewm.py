@@ -51,6 +51,7 @@ _TIME_SPANS = (str, datetime.timedelta, np.timedelta64)
 def _column(values: Any, dtype: Any, where: str) -> np.ndarray:
     """One column as float64, NaN for a missing value; TypeError naming ``where`` for non-numbers."""
     if isinstance(dtype, np.dtype) and dtype == object:
+        values = np.asarray(values, dtype=object)
         kind = pd.api.types.infer_dtype(values, skipna=True)
         if kind not in ("floating", "integer", "mixed-integer-float", "boolean", "empty", "decimal"):
             raise TypeError(f"{where} must hold real numbers (float, int or bool), got values of kind {kind!r}")
