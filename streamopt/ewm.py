@@ -241,7 +241,8 @@ class EWM:
         if not self._adjust:
             raise NotImplementedError("sum is defined for adjust=True only (as in pandas), got adjust=False")
         out = np.empty(self._lanes.shape)
-        _kernel.ewm_sum(self._lanes, out, self._deltas, self._log_beta, self._count_missing, self._min_periods)
+        _kernel.ewm_sum(self._lanes, out, self._deltas, self._log_beta, self._count_missing, self._ignore_na,
+                        self._min_periods)
         return self._wrap(out)
 
     def var(self, bias: bool = False) -> Any:

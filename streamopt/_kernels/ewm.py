@@ -79,11 +79,11 @@ def ewm_mean(x, out, deltas, log_beta, alpha, adjust, times, count_missing, min_
 
 
 @jit
-def ewm_sum(x, out, deltas, log_beta, count_missing, min_periods):
+def ewm_sum(x, out, deltas, log_beta, count_missing, hold, min_periods):
     """pandas' EW sum (adjust=True) of each row of ``x`` (k, n): S ← β^gap·S + x at each observation.
 
-    At a missing row the output is S decayed to that row (``count_missing``)
-    or S as it was (missing rows ignored).
+    At a missing row the output is S as it was (``hold``: the row is ignored)
+    or S decayed to that row.
     """
     k, n = x.shape
     for j in range(k):
@@ -104,7 +104,7 @@ def ewm_sum(x, out, deltas, log_beta, count_missing, min_periods):
                     total = decay(log_beta, gap) * total + cur
                     gap = 0.0
                     value = total
-                elif count_missing:
+                elif not hold:
                     value = decay(log_beta, gap) * total
             elif obs:
                 total = cur
