@@ -225,8 +225,8 @@ class EWM:
         [1.0, 1.0, 4.2]
         """
         out = np.empty(self._lanes.shape)
-        _kernel.ewm_mean(self._lanes, out, self._deltas, self._log_beta, self._alpha, self._adjust, self._times,
-                         self._count_missing, self._min_periods)
+        _kernel.ewm_mean_sum(self._lanes, out, self._deltas, self._log_beta, self._alpha, self._adjust, self._times,
+                         self._count_missing, self._ignore_na, self._min_periods, True)
         return self._wrap(out)
 
     def sum(self) -> Any:
@@ -241,8 +241,8 @@ class EWM:
         if not self._adjust:
             raise NotImplementedError("sum is defined for adjust=True only (as in pandas), got adjust=False")
         out = np.empty(self._lanes.shape)
-        _kernel.ewm_sum(self._lanes, out, self._deltas, self._log_beta, self._count_missing, self._ignore_na,
-                        self._min_periods)
+        _kernel.ewm_mean_sum(self._lanes, out, self._deltas, self._log_beta, self._alpha, True, self._times,
+                         self._count_missing, self._ignore_na, self._min_periods, False)
         return self._wrap(out)
 
     def var(self, bias: bool = False) -> Any:

@@ -29,8 +29,20 @@ def decay(log_beta: float, gap: float) -> float:
 
 
 @jit
-def ewm_mean(x, out, deltas, log_beta, alpha, adjust, times, count_missing, min_periods):
-    """pandas' EW mean of each row of ``x`` (k, n) into ``out`` (k, n).
+def gap_after(gap: float, delta: float, started: bool, observed: bool, count_missing: bool) -> float:
+    """The age, in decay units, of the last observation once a row of step ``delta`` is read.
+
+    Ages only after the first observation, and at a missing row only with
+    ``count_missing``.
+    """
+    if started and (observed or count_missing):
+        return gap + delta
+    return gap
+
+
+@jit
+def mean_step(mean, old_wt, cur, gap, log_beta, alpha, adjust, times):
+    """(mean, W) after the observation ``cur``, the last one ``gap`` decay units ago.
 
     With ``adjust``, the weighted mean Σ β^gap_i·x_i / Σ β^gap_i: with W the
     weight of the past and the new observation weighing 1::
@@ -40,13 +52,34 @@ def ewm_mean(x, out, deltas, log_beta, alpha, adjust, times, count_missing, min_
     Without, pandas' recursion mean ← (f·mean + α·x) / (f + α), f = β^gap;
     with ``times`` mean ← f·mean + (1 − f)·x (1 − f as −expm1(gap·ln β)), the
     new value weighing what the past lost over the gap.  Both are
-    mean ← β·mean + α·x for a gap of one row.  The mean is
-    not touched when it already equals x (exact on a constant series).
-    Output NaN while fewer than ``min_periods`` observations.
+    mean ← β·mean + α·x for a gap of one row.  The mean is not touched when
+    it already equals x (exact on a constant series).
+    """
+    f = decay(log_beta, gap)
+    if adjust:
+        old_wt *= f
+        if mean != cur:
+            mean = (old_wt * mean + cur) / (old_wt + 1.0)
+        return mean, old_wt + 1.0
+    if mean != cur:
+        if times:
+            mean = f * mean + (-math.expm1(gap * log_beta) if f > 0.0 else 1.0) * cur
+        else:
+            mean = (f * mean + alpha * cur) / (f + alpha)
+    return mean, old_wt
+
+
+@jit
+def ewm_mean_sum(x, out, deltas, log_beta, alpha, adjust, times, count_missing, hold, min_periods, normalize):
+    """pandas' EW mean (``normalize``, :func:`mean_step`) or sum of each row of ``x`` (k, n) into ``out``.
+
+    The sum (adjust=True): S ← β^gap·S + x at each observation; at a missing
+    row the output is S as it was (``hold``: the row is ignored) or S decayed
+    to that row.  Output NaN while fewer than ``min_periods`` observations.
     """
     k, n = x.shape
     for j in range(k):
-        mean = np.nan
+        value = np.nan
         started = False
         old_wt = 1.0
         nobs = 0
@@ -54,63 +87,24 @@ def ewm_mean(x, out, deltas, log_beta, alpha, adjust, times, count_missing, min_
         for i in range(n):
             cur = x[j, i]
             obs = finite(cur)
-            if obs:
-                nobs += 1
+            nobs += 1 if obs else 0
+            gap = gap_after(gap, deltas[i], started, obs, count_missing)
+            result = value
             if started:
-                if obs or count_missing:
-                    gap += deltas[i]
                 if obs:
-                    if adjust:
-                        old_wt *= decay(log_beta, gap)
-                        if mean != cur:
-                            mean = (old_wt * mean + cur) / (old_wt + 1.0)
-                        old_wt += 1.0
-                    elif mean != cur:
-                        f = decay(log_beta, gap)
-                        if times:
-                            mean = f * mean + (-math.expm1(gap * log_beta) if f > 0.0 else 1.0) * cur
-                        else:
-                            mean = (f * mean + alpha * cur) / (f + alpha)
+                    if normalize:
+                        value, old_wt = mean_step(value, old_wt, cur, gap, log_beta, alpha, adjust, times)
+                    else:
+                        value = decay(log_beta, gap) * value + cur
                     gap = 0.0
+                    result = value
+                elif not (normalize or hold):
+                    result = decay(log_beta, gap) * value
             elif obs:
-                mean = cur
-                started = True
-            out[j, i] = mean if nobs >= min_periods else np.nan
-
-
-@jit
-def ewm_sum(x, out, deltas, log_beta, count_missing, hold, min_periods):
-    """pandas' EW sum (adjust=True) of each row of ``x`` (k, n): S ← β^gap·S + x at each observation.
-
-    At a missing row the output is S as it was (``hold``: the row is ignored)
-    or S decayed to that row.
-    """
-    k, n = x.shape
-    for j in range(k):
-        total = np.nan
-        started = False
-        nobs = 0
-        gap = 0.0
-        for i in range(n):
-            cur = x[j, i]
-            obs = finite(cur)
-            if obs:
-                nobs += 1
-            value = total
-            if started:
-                if obs or count_missing:
-                    gap += deltas[i]
-                if obs:
-                    total = decay(log_beta, gap) * total + cur
-                    gap = 0.0
-                    value = total
-                elif not hold:
-                    value = decay(log_beta, gap) * total
-            elif obs:
-                total = cur
                 value = cur
+                result = cur
                 started = True
-            out[j, i] = value if nobs >= min_periods else np.nan
+            out[j, i] = result if nobs >= min_periods else np.nan
 
 
-__all__ = ["decay", "ewm_mean", "ewm_sum"]
+__all__ = ["decay", "gap_after", "mean_step", "ewm_mean_sum"]

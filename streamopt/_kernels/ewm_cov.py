@@ -14,7 +14,7 @@ import numpy as np
 
 from ._common import jit
 from .ewa_mean import finite
-from .ewm import decay
+from .ewm import decay, gap_after
 
 
 @jit
@@ -92,11 +92,9 @@ def ewm_cov(x, y, out, deltas, log_beta, new_wt, adjust, count_missing, min_peri
             cx = x[j, i]
             cy = y[j, i]
             obs = finite(cx) and finite(cy)
-            if obs:
-                nobs += 1
+            nobs += 1 if obs else 0
+            gap = gap_after(gap, deltas[i], started, obs, count_missing)
             if started:
-                if obs or count_missing:
-                    gap += deltas[i]
                 if obs:
                     wt, s2, den, mx, my, c = cov_step(cx, cy, decay(log_beta, gap), new_wt, adjust,
                                                       wt, s2, den, mx, my, c)
