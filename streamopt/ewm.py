@@ -66,8 +66,8 @@ def _column(values: Any, dtype: Any, where: str) -> np.ndarray:
     raise TypeError(f"{where} must hold real numbers (float, int or bool), got dtype {dtype}")
 
 
-def _series_of(obj: Any, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], Any], Any]:
-    """(lanes: float64 (k, n) C-contiguous, wrap: result lanes -> obj's type, the row index or None)."""
+def _series_of(obj: Any, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], Any] | None, Any]:
+    """pandas: (lanes (k, n) float64, wrap, row index); arrays: (the float array, None, None)."""
     if isinstance(obj, pd.Series):
         lane = _column(obj.array, obj.dtype, name).reshape(1, -1)
         index, series_name = obj.index, obj.name
@@ -86,30 +86,33 @@ def _series_of(obj: Any, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], 
         values[np.ma.getmaskarray(obj)] = np.nan
     else:
         values = _checks.as_float_array(obj, name)
-    if values.ndim == 1:
-        return np.array(values, dtype=np.float64, ndmin=2), lambda r: r[0], None
-    if values.ndim == 2:
-        return values, lambda r: r, None  # placeholder, axis applied by the caller
-    raise ValueError(f"{name} must be 1-D or 2-D, got {values.ndim}-D input of shape {values.shape}")
+    if values.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D or 2-D, got {values.ndim}-D input of shape {values.shape}")
+    return values, None, None
 
 
 def _data(obj: Any, axis: Any, name: str = "obj") -> tuple[np.ndarray, Callable[[np.ndarray], Any], Any]:
-    """:func:`_series_of` with ``axis``: a 2-D array's series run along ``axis``."""
+    """(lanes: float64 (k, n) C-contiguous, wrap: result lanes -> obj's type and shape, the row index or None).
+
+    A 2-D array's series run along ``axis``; pandas objects' down their rows.
+    """
     ax = _checks.check_int("axis", axis)
     lanes, wrap, index = _series_of(obj, name)
-    if isinstance(obj, (pd.Series, pd.DataFrame)) or np.ndim(lanes) == 2 and wrap(lanes) is not lanes:
+    if wrap is not None:
         if ax != 0:
             raise ValueError(f"axis must be 0 for a {type(obj).__name__} (series run down its rows), got {axis!r}")
         return lanes, wrap, index
-    if not -2 <= ax < 2:
-        raise ValueError(f"axis must be in [-2, 2) for 2-D input, got {axis!r}")
+    if not -lanes.ndim <= ax < lanes.ndim:
+        raise ValueError(f"axis must be in [{-lanes.ndim}, {lanes.ndim}) for {lanes.ndim}-D input, got {axis!r}")
+    if lanes.ndim == 1:
+        return np.array(lanes, dtype=np.float64, ndmin=2), lambda r: r[0], None
     if ax % 2 == 0:
         return np.ascontiguousarray(lanes.T, dtype=np.float64), lambda r: np.ascontiguousarray(r.T), None
     return np.ascontiguousarray(lanes, dtype=np.float64), lambda r: r, None
 
 
 # ---------------------------------------------------------- the parameters
-def _times(times: Any, n: int, frame: Any) -> np.ndarray:
+def _times(times: Any, n: int, frame: Any) -> tuple[np.ndarray, str]:
     """The times as int64 ticks of their own unit (and that unit), checked: length, no NaT, non-decreasing."""
     if isinstance(times, str):
         if not isinstance(frame, pd.DataFrame) or times not in frame.columns:
@@ -123,7 +126,8 @@ def _times(times: Any, n: int, frame: Any) -> np.ndarray:
                         f"got {type(times).__name__}") from exc
     if not (pd.api.types.is_datetime64_dtype(getattr(times, "dtype", None))
             or isinstance(getattr(times, "dtype", None), pd.DatetimeTZDtype)):
-        raise TypeError(f"times must have a datetime64 dtype, got dtype {getattr(times, 'dtype', type(times).__name__)}")
+        got = getattr(times, "dtype", type(times).__name__)
+        raise TypeError(f"times must have a datetime64 dtype, got dtype {got}")
     if len(t) != n:
         raise ValueError(f"times must have one entry per row ({n}), got {len(t)}")
     nat = np.flatnonzero(t.isna())
