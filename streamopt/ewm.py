@@ -208,12 +208,9 @@ class EWM:
         self._times = times is not None
 
     # ------------------------------------------------------------ helpers
-    def _new_wt(self) -> float:
-        return 1.0 if self._adjust else self._alpha
-
     def _cov_lanes(self, x: np.ndarray, y: np.ndarray, biased: bool) -> np.ndarray:
         out = np.empty(x.shape)
-        _kcov.ewm_cov(x, y, out, self._deltas, self._log_beta, self._new_wt(), self._adjust,
+        _kcov.ewm_cov(x, y, out, self._deltas, self._log_beta, self._alpha, self._adjust,
                       self._count_missing, self._min_periods, biased)
         return out
 

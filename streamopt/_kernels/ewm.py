@@ -21,8 +21,10 @@ from .ewa_mean import finite
 
 
 @jit
-def decay(log_beta: float, gap: float) -> float:
-    """β^gap = exp(gap · ln β) (1 for a zero gap, 0 for β = 0 and a positive gap)."""
+def decay(log_beta: float, beta: float, gap: float) -> float:
+    """β^gap = exp(gap · ln β): β itself for a gap of one row (no exp on the common path), 1 for none."""
+    if gap == 1.0:
+        return beta
     if gap == 0.0:
         return 1.0
     return math.exp(gap * log_beta)
@@ -55,7 +57,7 @@ def mean_step(mean, old_wt, cur, gap, log_beta, alpha, adjust, times):
     mean ← β·mean + α·x for a gap of one row.  The mean is not touched when
     it already equals x (exact on a constant series).
     """
-    f = decay(log_beta, gap)
+    f = decay(log_beta, 1.0 - alpha, gap)
     if adjust:
         old_wt *= f
         if mean != cur:
@@ -95,11 +97,11 @@ def ewm_mean_sum(x, out, deltas, log_beta, alpha, adjust, times, count_missing, 
                     if normalize:
                         value, old_wt = mean_step(value, old_wt, cur, gap, log_beta, alpha, adjust, times)
                     else:
-                        value = decay(log_beta, gap) * value + cur
+                        value = decay(log_beta, 1.0 - alpha, gap) * value + cur
                     gap = 0.0
                     result = value
                 elif not (normalize or hold):
-                    result = decay(log_beta, gap) * value
+                    result = decay(log_beta, 1.0 - alpha, gap) * value
             elif obs:
                 value = cur
                 result = cur

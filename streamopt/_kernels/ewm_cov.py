@@ -72,12 +72,15 @@ def cov_value(c, wt, s2, den, biased):
 
 
 @jit
-def ewm_cov(x, y, out, deltas, log_beta, new_wt, adjust, count_missing, min_periods, biased):
+def ewm_cov(x, y, out, deltas, log_beta, alpha, adjust, count_missing, min_periods, biased):
     """pandas' EW covariance of the rows of ``x`` and ``y`` (k, n) into ``out`` (k, n); var with y = x.
+
+    A new observation weighs 1 (``adjust``) or α.
 
     Output NaN while fewer than ``min_periods`` rows have both values.
     """
     k, n = x.shape
+    new_wt = 1.0 if adjust else alpha
     for j in range(k):
         started = False
         wt = 1.0
@@ -96,8 +99,8 @@ def ewm_cov(x, y, out, deltas, log_beta, new_wt, adjust, count_missing, min_peri
             gap = gap_after(gap, deltas[i], started, obs, count_missing)
             if started:
                 if obs:
-                    wt, s2, den, mx, my, c = cov_step(cx, cy, decay(log_beta, gap), new_wt, adjust,
-                                                      wt, s2, den, mx, my, c)
+                    f = decay(log_beta, 1.0 - alpha, gap)
+                    wt, s2, den, mx, my, c = cov_step(cx, cy, f, new_wt, adjust, wt, s2, den, mx, my, c)
                     gap = 0.0
             elif obs:
                 mx = cx
