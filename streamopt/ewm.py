@@ -142,6 +142,7 @@ def _times(times: Any, n: int, frame: Any) -> tuple[np.ndarray, str]:
 
 
 def _halflife_ticks(halflife: Any, unit: str) -> float:
+    """The time-span ``halflife`` in ticks of the times' ``unit`` (pandas' reading of "2D", timedeltas)."""
     try:
         span = pd.Timedelta(halflife)
     except (TypeError, ValueError) as exc:
