@@ -14,12 +14,14 @@ import pandas as pd
 from .ewa import ewa as _ewa_mean
 from .ewa import ewstd as _ewstd
 from .ewa import ewvar as _ewvar
+from .ewm import EWM
+from .ewm import ewm as _ewm
 
 __all__ = ["StreamoptAccessor"]
 
 
 class StreamoptAccessor:
-    """``obj.streamopt.ewa/ewvar/ewstd(...)``: :func:`streamopt.ewa` and friends on ``obj``.
+    """``obj.streamopt.ewa/ewvar/ewstd/ewm(...)``: :func:`streamopt.ewa` and friends on ``obj``.
 
     A Series gives a Series (same index and name), a DataFrame a DataFrame
     (same index and columns) smoothed down its rows; the parameters are those
@@ -76,6 +78,18 @@ class StreamoptAccessor:
         [0.0, 0.9428]
         """
         return _ewstd(self._obj, beta, **kwargs)
+
+    def ewm(self, com: Any = None, span: Any = None, halflife: Any = None, alpha: Any = None,
+            **kwargs: Any) -> EWM:
+        """pandas-compatible EW statistics; see :func:`streamopt.ewm` (same parameters).
+
+        Examples
+        --------
+        >>> import pandas as pd, streamopt
+        >>> pd.Series([1.0, 3.0], name="x").streamopt.ewm(alpha=0.5).mean().tolist()
+        [1.0, 2.3333333333333335]
+        """
+        return _ewm(self._obj, com, span, halflife, alpha, **kwargs)
 
 
 pd.api.extensions.register_series_accessor("streamopt")(StreamoptAccessor)

@@ -370,7 +370,7 @@ def _ewvar_values(x: Any, beta, span, com, halflife, alpha, bias, axis, skipna, 
     def run(layout: str, x2: np.ndarray, out2: np.ndarray) -> None:
         k = x2.shape[0] if layout == LANES else x2.shape[1]
         kernel = _kv.ewvar_lanes if layout == LANES else _kv.ewvar_rows
-        kernel(x2, out2, np.zeros((5, k)), b, biased, skip)
+        kernel(x2, out2, np.zeros((6, k)), b, biased, skip)
 
     return _along_axis(values, ax, out, run), wrap
 

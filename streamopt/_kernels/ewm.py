@@ -1,0 +1,112 @@
+"""Kernels for pandas' exponentially weighted mean and sum (``ewm().mean()``, ``ewm().sum()``), any decay per step.
+
+One series at a time, in float64: x of shape (k, n), C-contiguous, one series
+per row.  The decay between two rows is β^δ with δ = ``deltas[i]`` (1 for
+equally spaced rows, Δt / halflife with times, β = ½ then); a missing row (NaN
+or ±inf) adds its δ to the gap since the last observation unless
+``count_missing`` is off (pandas' ``ignore_na=True`` without times).  The
+weight of an observation is β^(gap since it), computed once per observation as
+exp(gap · ln β), so the weights follow the times exactly, across missing rows
+too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._common import jit
+from .ewa_mean import finite
+
+
+@jit
+def decay(log_beta: float, beta: float, gap: float) -> float:
+    """β^gap = exp(gap · ln β): β itself for a gap of one row (no exp on the common path), 1 for none."""
+    if gap == 1.0:
+        return beta
+    if gap == 0.0:
+        return 1.0
+    return math.exp(gap * log_beta)
+
+
+@jit
+def gap_after(gap: float, delta: float, started: bool, observed: bool, count_missing: bool) -> float:
+    """The age, in decay units, of the last observation once a row of step ``delta`` is read.
+
+    Ages only after the first observation, and at a missing row only with
+    ``count_missing``.
+    """
+    if started and (observed or count_missing):
+        return gap + delta
+    return gap
+
+
+@jit
+def mean_step(mean, old_wt, cur, gap, log_beta, alpha, adjust, times):
+    """(mean, W) after the observation ``cur``, the last one ``gap`` decay units ago.
+
+    With ``adjust``, the weighted mean Σ β^gap_i·x_i / Σ β^gap_i: with W the
+    weight of the past and the new observation weighing 1::
+
+        W ← β^gap·W,  mean ← (W·mean + x) / (W + 1),  W ← W + 1
+
+    Without, pandas' recursion mean ← (f·mean + α·x) / (f + α), f = β^gap;
+    with ``times`` mean ← f·mean + (1 − f)·x (1 − f as −expm1(gap·ln β)), the
+    new value weighing what the past lost over the gap.  Both are
+    mean ← β·mean + α·x for a gap of one row.  The mean is not touched when
+    it already equals x (exact on a constant series).
+    """
+    f = decay(log_beta, 1.0 - alpha, gap)
+    if adjust:
+        old_wt *= f
+        if mean != cur:
+            mean = (old_wt * mean + cur) / (old_wt + 1.0)
+        return mean, old_wt + 1.0
+    if mean != cur:
+        if times:
+            mean = f * mean + (-math.expm1(gap * log_beta) if f > 0.0 else 1.0) * cur
+        else:
+            mean = (f * mean + alpha * cur) / (f + alpha)
+    return mean, old_wt
+
+
+@jit
+def ewm_mean_sum(x, out, deltas, log_beta, alpha, adjust, times, count_missing, hold, min_periods, normalize):
+    """pandas' EW mean (``normalize``, :func:`mean_step`) or sum of each row of ``x`` (k, n) into ``out``.
+
+    The sum (adjust=True): S ← β^gap·S + x at each observation; at a missing
+    row the output is S as it was (``hold``: the row is ignored) or S decayed
+    to that row.  Output NaN while fewer than ``min_periods`` observations.
+    """
+    k, n = x.shape
+    for j in range(k):
+        value = np.nan
+        started = False
+        old_wt = 1.0
+        nobs = 0
+        gap = 0.0
+        for i in range(n):
+            cur = x[j, i]
+            obs = finite(cur)
+            nobs += 1 if obs else 0
+            gap = gap_after(gap, deltas[i], started, obs, count_missing)
+            result = value
+            if started:
+                if obs:
+                    if normalize:
+                        value, old_wt = mean_step(value, old_wt, cur, gap, log_beta, alpha, adjust, times)
+                    else:
+                        value = decay(log_beta, 1.0 - alpha, gap) * value + cur
+                    gap = 0.0
+                    result = value
+                elif not (normalize or hold):
+                    result = decay(log_beta, 1.0 - alpha, gap) * value
+            elif obs:
+                value = cur
+                result = cur
+                started = True
+            out[j, i] = result if nobs >= min_periods else np.nan
+
+
+__all__ = ["decay", "gap_after", "mean_step", "ewm_mean_sum"]

@@ -1,0 +1,416 @@
+r"""pandas-compatible exponentially weighted statistics: :func:`ewm` and its :class:`EWM` object.
+
+``streamopt.ewm(obj, ...)`` takes the parameters of pandas' ``obj.ewm(...)``
+(``com``, ``span``, ``halflife``, ``alpha``, ``min_periods``, ``adjust``,
+``ignore_na``, ``times``) and gives the same ``mean``, ``sum``, ``var``,
+``std``, ``cov`` and ``corr``, computed in float64 by one-pass Numba kernels
+(:mod:`streamopt._kernels.ewm`, :mod:`streamopt._kernels.ewm_cov`).
+
+Weights.  With decay β = 1 − α, the observation at row i seen from row t
+weighs β^{δ(i, t)}, δ the number of rows between them (``ignore_na=False``),
+or of observations between them (``ignore_na=True``); with ``times`` and a
+time-span ``halflife`` h, β = ½ and δ = (t_t − t_i)/h, so the weight is
+0.5^{(t − t_i)/h}::
+
+    mean_t = Σ w_i x_i / Σ w_i                                  (adjust=True)
+    mean_t = (f·mean_prev + α·x_t) / (f + α),  f = β^δ          (adjust=False)
+    mean_t = f·mean_prev + (1 − f)·x_t                          (adjust=False, times)
+
+and var/cov with adjust=False as pandas: the past weighs f, the new
+observation α, normalised.  (pandas 3.1 also takes the third form without
+times when com = 1 exactly, i.e. α = ½, and the second otherwise; here the
+form does not jump at α = ½.)
+
+Where pandas differs (it raises, or is wrong) the result here follows the
+formula: ``sum``, ``var``, ``std``, ``cov`` and ``corr`` with ``times`` (pandas
+raises NotImplementedError), and ``ignore_na=True`` with ``times`` (pandas
+drops the time of a missing row from the gap, pandas issue 54604; here the
+weight is 0.5^{(t − t_i)/h} whatever rows lie between, so ``ignore_na`` makes
+no difference with times).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import _checks
+from ._kernels import ewm as _kernel
+from ._kernels import ewm_cov as _kcov
+
+__all__ = ["ewm", "EWM"]
+
+_TIME_SPANS = (str, datetime.timedelta, np.timedelta64)
+
+
+# ----------------------------------------------------------------- the data
+def _column(values: Any, dtype: Any, where: str) -> np.ndarray:
+    """One column as float64, NaN for a missing value; TypeError naming ``where`` for non-numbers."""
+    if isinstance(dtype, np.dtype) and dtype == object:
+        values = np.asarray(values, dtype=object)
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind not in ("floating", "integer", "mixed-integer-float", "boolean", "empty", "decimal"):
+            raise TypeError(f"{where} must hold real numbers (float, int or bool), got values of kind {kind!r}")
+        return pd.to_numeric(pd.Series(values, copy=False), errors="raise").to_numpy(
+            dtype=np.float64, na_value=np.nan)
+    if isinstance(dtype, np.dtype):
+        _checks.float_dtype(dtype, where)
+        return np.asarray(values, dtype=np.float64)
+    if (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)) \
+            and not pd.api.types.is_complex_dtype(dtype):
+        return pd.Series(values, copy=False).to_numpy(dtype=np.float64, na_value=np.nan)
+    raise TypeError(f"{where} must hold real numbers (float, int or bool), got dtype {dtype}")
+
+
+def _series_of(obj: Any, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], Any] | None, Any]:
+    """pandas: (lanes (k, n) float64, wrap, row index); arrays: (the float array, None, None)."""
+    if isinstance(obj, pd.Series):
+        lane = _column(obj.array, obj.dtype, name).reshape(1, -1)
+        index, series_name = obj.index, obj.name
+        return np.ascontiguousarray(lane), lambda r: pd.Series(r[0], index=index, name=series_name, copy=False), index
+    if isinstance(obj, pd.DataFrame):
+        k, n = obj.shape[1], obj.shape[0]
+        lanes = np.empty((k, n))
+        for j, (col, dtype) in enumerate(obj.dtypes.items()):
+            lanes[j] = _column(obj.iloc[:, j].array, dtype, f"{name}[{col!r}]")
+        index, columns = obj.index, obj.columns
+        return lanes, lambda r: pd.DataFrame(r.T, index=index, columns=columns, copy=False), index
+    if isinstance(obj, (str, bytes)) or obj is None:
+        raise TypeError(f"{name} must be a Series, DataFrame or array of real numbers, got {obj!r}")
+    if isinstance(obj, np.ma.MaskedArray):
+        values = np.array(_checks.as_float_array(np.ma.getdata(obj), name), dtype=np.float64)
+        values[np.ma.getmaskarray(obj)] = np.nan
+    else:
+        values = _checks.as_float_array(obj, name)
+    if values.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D or 2-D, got {values.ndim}-D input of shape {values.shape}")
+    return values, None, None
+
+
+def _data(obj: Any, axis: Any, name: str = "obj") -> tuple[np.ndarray, Callable[[np.ndarray], Any], Any]:
+    """(lanes: float64 (k, n) C-contiguous, wrap: result lanes -> obj's type and shape, the row index or None).
+
+    A 2-D array's series run along ``axis``; pandas objects' down their rows.
+    """
+    ax = _checks.check_int("axis", axis)
+    lanes, wrap, index = _series_of(obj, name)
+    if wrap is not None:
+        if ax != 0:
+            raise ValueError(f"axis must be 0 for a {type(obj).__name__} (series run down its rows), got {axis!r}")
+        return lanes, wrap, index
+    if not -lanes.ndim <= ax < lanes.ndim:
+        raise ValueError(f"axis must be in [{-lanes.ndim}, {lanes.ndim}) for {lanes.ndim}-D input, got {axis!r}")
+    if lanes.ndim == 1:
+        return np.array(lanes, dtype=np.float64, ndmin=2), lambda r: r[0], None
+    if ax % 2 == 0:
+        return np.ascontiguousarray(lanes.T, dtype=np.float64), lambda r: np.ascontiguousarray(r.T), None
+    return np.ascontiguousarray(lanes, dtype=np.float64), lambda r: r, None
+
+
+# ---------------------------------------------------------- the parameters
+def _times(times: Any, n: int, frame: Any) -> tuple[np.ndarray, str]:
+    """The times as int64 ticks of their own unit (and that unit), checked: length, no NaT, non-decreasing."""
+    if isinstance(times, str):
+        if not isinstance(frame, pd.DataFrame) or times not in frame.columns:
+            raise ValueError(f"times must be a datetime array or the name of a column of the DataFrame, "
+                             f"got {times!r}")
+        times = frame[times]
+    try:
+        t = pd.DatetimeIndex(times)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"times must be datetime64 values (a DatetimeIndex, datetime64 array or column), "
+                        f"got {type(times).__name__}") from exc
+    if not (pd.api.types.is_datetime64_dtype(getattr(times, "dtype", None))
+            or isinstance(getattr(times, "dtype", None), pd.DatetimeTZDtype)):
+        got = getattr(times, "dtype", type(times).__name__)
+        raise TypeError(f"times must have a datetime64 dtype, got dtype {got}")
+    if len(t) != n:
+        raise ValueError(f"times must have one entry per row ({n}), got {len(t)}")
+    nat = np.flatnonzero(t.isna())
+    if nat.size:
+        raise ValueError(f"times must not hold NaT, got NaT at position {nat[0]}")
+    ticks = t.asi8
+    back = np.flatnonzero(np.diff(ticks) < 0)
+    if back.size:
+        i = back[0] + 1
+        raise ValueError(f"times must be non-decreasing, got {t[i]} at position {i} after {t[i - 1]}")
+    return ticks, t.unit
+
+
+def _halflife_ticks(halflife: Any, unit: str) -> float:
+    """The time-span ``halflife`` in ticks of the times' ``unit`` (pandas' reading of "2D", timedeltas)."""
+    try:
+        span = pd.Timedelta(halflife)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"halflife must be a time span such as '2D', got {halflife!r}") from exc
+    if span is pd.NaT or not span > pd.Timedelta(0):
+        raise ValueError(f"halflife must be a positive time span, got {halflife!r}")
+    ticks = span / pd.Timedelta(1, unit=unit)
+    return float(ticks)
+
+
+class EWM:
+    """Exponentially weighted statistics of one object, as pandas' ``obj.ewm(...)``: made by :func:`ewm`.
+
+    Every method returns the input's type (ndarray, Series or DataFrame) in
+    float64, with its index, columns and name.
+
+    Examples
+    --------
+    >>> import streamopt
+    >>> streamopt.ewm([1.0, 2.0, 3.0], alpha=0.5).mean()
+    array([1.        , 1.66666667, 2.42857143])
+    """
+
+    def __init__(self, obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha: Any = None, *,
+                 min_periods: Any = 0, adjust: Any = True, ignore_na: Any = False, times: Any = None,
+                 axis: Any = 0) -> None:
+        self._adjust = _checks.check_bool("adjust", adjust)
+        self._ignore_na = _checks.check_bool("ignore_na", ignore_na)
+        mp = 0 if min_periods is None else _checks.check_int("min_periods", min_periods, minimum=0)
+        self._min_periods = max(mp, 1)
+        frame = obj
+        if isinstance(times, str) and isinstance(obj, pd.DataFrame) and times in obj.columns:
+            obj = obj.drop(columns=[times])
+        self._obj = obj
+        self._axis = axis
+        self._lanes, self._wrap, self._index = _data(obj, axis)
+        n = self._lanes.shape[1]
+        if times is not None:
+            others = [k for k, v in dict(com=com, span=span, alpha=alpha).items() if v is not None]
+            if others:
+                raise ValueError(f"with times give the decay as halflife (a time span), got {others[0]}="
+                                 f"{dict(com=com, span=span, alpha=alpha)[others[0]]!r}")
+            if halflife is None:
+                raise ValueError("halflife must be given (a time span such as '2D') when times is given, got None")
+            if not isinstance(halflife, _TIME_SPANS):
+                raise ValueError(f"halflife must be a time span such as '2D' when times is given, got {halflife!r}")
+            ticks, unit = _times(times, n, frame)
+            hl = _halflife_ticks(halflife, unit)
+            self._deltas = np.zeros(n)
+            self._deltas[1:] = np.diff(ticks).astype(np.float64) / hl
+            self._log_beta = math.log(0.5)
+            self._alpha = 0.5
+            self._count_missing = True  # a gap is the time between observations, missing rows or not
+        else:
+            if isinstance(halflife, _TIME_SPANS):
+                raise ValueError(f"halflife may be a time span ({halflife!r}) only with times=; "
+                                 "give times or a number of rows")
+            a = _checks.resolve_alpha(com=com, span=span, halflife=halflife, alpha=alpha,
+                                      accepted=("com", "span", "halflife", "alpha"))
+            self._alpha = a
+            self._log_beta = math.log1p(-a) if a < 1.0 else -math.inf
+            self._deltas = np.ones(n)
+            self._count_missing = not self._ignore_na
+        self._times = times is not None
+
+    # ------------------------------------------------------------ helpers
+    def _cov_lanes(self, x: np.ndarray, y: np.ndarray, biased: bool) -> np.ndarray:
+        out = np.empty(x.shape)
+        _kcov.ewm_cov(x, y, out, self._deltas, self._log_beta, self._alpha, self._adjust,
+                      self._count_missing, self._min_periods, biased)
+        return out
+
+    # ------------------------------------------------------------ statistics
+    def mean(self) -> Any:
+        r"""The EW mean: Σ w_i x_i / Σ w_i over the observations so far (pandas' ``ewm().mean()``).
+
+        Examples
+        --------
+        >>> import pandas as pd, streamopt
+        >>> streamopt.ewm(pd.Series([1.0, None, 5.0]), times=pd.to_datetime(["2024-01-01", "2024-01-02",
+        ...               "2024-01-05"]), halflife="2D", ignore_na=True).mean().tolist()
+        [1.0, 1.0, 4.2]
+        """
+        out = np.empty(self._lanes.shape)
+        _kernel.ewm_mean_sum(self._lanes, out, self._deltas, self._log_beta, self._alpha, self._adjust, self._times,
+                         self._count_missing, self._ignore_na, self._min_periods, True)
+        return self._wrap(out)
+
+    def sum(self) -> Any:
+        r"""The EW sum Σ w_i x_i, the newest observation weighing 1 (pandas' ``ewm().sum()``; adjust=True only).
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> streamopt.ewm([1.0, 1.0, 1.0], alpha=0.5).sum()
+        array([1.  , 1.5 , 1.75])
+        """
+        if not self._adjust:
+            raise NotImplementedError("sum is defined for adjust=True only (as in pandas), got adjust=False")
+        out = np.empty(self._lanes.shape)
+        _kernel.ewm_mean_sum(self._lanes, out, self._deltas, self._log_beta, self._alpha, True, self._times,
+                         self._count_missing, self._ignore_na, self._min_periods, False)
+        return self._wrap(out)
+
+    def var(self, bias: bool = False) -> Any:
+        r"""The EW variance (pandas' ``ewm().var(bias)``).
+
+        .. math::
+
+            \sigma^2 = \frac{\sum_i w_i (x_i-\mu)^2}{\sum_i w_i}
+            \cdot \frac{(\sum_i w_i)^2}{(\sum_i w_i)^2 - \sum_i w_i^2}
+
+        (the last factor only with ``bias=False``; NaN while undefined).  Never
+        negative, exactly 0 on a constant series.
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> streamopt.ewm([0.0, 2.0, 2.0], alpha=0.5).var(bias=True)
+        array([0.        , 0.88888889, 0.48979592])
+        """
+        biased = _checks.check_bool("bias", bias)
+        return self._wrap(self._cov_lanes(self._lanes, self._lanes, biased))
+
+    def std(self, bias: bool = False) -> Any:
+        """The EW standard deviation: √:meth:`var`.
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> streamopt.ewm([0.0, 2.0], alpha=0.5).std(bias=True)
+        array([0.        , 0.94280904])
+        """
+        biased = _checks.check_bool("bias", bias)
+        return self._wrap(np.sqrt(self._cov_lanes(self._lanes, self._lanes, biased)))
+
+    def _pairs(self, other: Any) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], Any]]:
+        """(x, y lanes of equal shape, wrap) for a binary statistic; other=None: every pair of own series."""
+        x = self._lanes
+        k, n = x.shape
+        if other is None:
+            if k == 1 and not isinstance(self._obj, pd.DataFrame) and np.ndim(self._obj) != 2:
+                return x, x, self._wrap
+            i, j = np.divmod(np.arange(k * k), k)
+            return x[i], x[j], self._pairwise_wrap(k, n)
+        y, other_wrap, other_index = _data(other, self._axis, "other")
+        if y.shape[1] != n:
+            raise ValueError(f"other must have {n} rows (one per row of obj), got {y.shape[1]}")
+        if self._index is not None and other_index is not None and not self._index.equals(other_index):
+            raise ValueError("other must have obj's index (rows are paired by position), got another index")
+        if isinstance(self._obj, pd.DataFrame) and isinstance(other, pd.DataFrame) \
+                and not self._obj.columns.equals(other.columns):
+            raise ValueError(f"other must have obj's columns {list(self._obj.columns)}, got {list(other.columns)}")
+        if y.shape[0] == x.shape[0]:
+            return x, y, self._wrap
+        if y.shape[0] == 1:
+            return x, np.repeat(y, x.shape[0], axis=0), self._wrap
+        if x.shape[0] == 1:
+            return np.repeat(x, y.shape[0], axis=0), y, other_wrap
+        raise ValueError(f"other must have 1 or {x.shape[0]} series, got {y.shape[0]}")
+
+    def _pairwise_wrap(self, k: int, n: int) -> Callable[[np.ndarray], Any]:
+        obj = self._obj
+
+        def wrap(r: np.ndarray) -> Any:
+            cube = r.reshape(k, k, n).transpose(2, 0, 1)  # (row, column i, column j)
+            if isinstance(obj, pd.DataFrame):
+                index = pd.MultiIndex.from_product([obj.index, obj.columns], names=[obj.index.name,
+                                                                                      obj.columns.name])
+                return pd.DataFrame(cube.reshape(n * k, k), index=index, columns=obj.columns, copy=False)
+            return np.ascontiguousarray(cube)
+        return wrap
+
+    @staticmethod
+    def _joint(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        both = np.isfinite(x) & np.isfinite(y)
+        return np.where(both, x, np.nan), np.where(both, y, np.nan)
+
+    def cov(self, other: Any = None, bias: bool = False) -> Any:
+        r"""The EW covariance with ``other`` over the rows where both are observed (pandas' ``ewm().cov()``).
+
+        ``other``: a Series/1-D array (with every series of obj), or an object of
+        obj's shape (series by series, paired by position).  None: a Series or
+        1-D array with itself; every pair of a DataFrame's columns, as pandas
+        gives it (rows (index, column) × columns; a 2-D array: shape (n, k, k)).
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> streamopt.ewm([1.0, 2.0, 3.0, 4.0], alpha=0.2).cov([10.0, 11.0, 13.0, 16.0]).round(6)
+        array([     nan, 0.5     , 1.52459 , 3.408836])
+        """
+        biased = _checks.check_bool("bias", bias)
+        x, y, wrap = self._pairs(other)
+        return wrap(self._cov_lanes(x, y, biased))
+
+    def corr(self, other: Any = None) -> Any:
+        r"""The EW correlation cov(x, y) / √(var(x)·var(y)), all over the rows where both are observed.
+
+        ``other`` as in :meth:`cov`.  NaN where a variance is 0.
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> streamopt.ewm([1.0, 2.0, 3.0, 4.0], alpha=0.2).corr([10.0, 11.0, 13.0, 16.0]).round(6)
+        array([     nan, 1.      , 0.982821, 0.977802])
+        """
+        x, y, wrap = self._pairs(other)
+        xj, yj = self._joint(x, y)
+        cov = self._cov_lanes(x, y, True)
+        vx = self._cov_lanes(xj, xj, True)
+        vy = self._cov_lanes(yj, yj, True)
+        with np.errstate(all="ignore"):
+            prod = vx * vy
+            root = np.sqrt(prod)
+            root[prod < 0] = 0.0
+            result = cov / root
+        return wrap(result)
+
+
+def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha: Any = None, *,
+        min_periods: Any = 0, adjust: Any = True, ignore_na: Any = False, times: Any = None,
+        axis: Any = 0) -> EWM:
+    r"""Exponentially weighted statistics of ``obj``, with pandas' ``obj.ewm(...)`` parameters.
+
+    Parameters
+    ----------
+    obj : Series, DataFrame, array-like or masked array
+        1-D, or 2-D with the series along ``axis``.  Numbers, bools, nullable
+        and object columns of numbers; NaN, ±inf, NA and masked entries are
+        missing.  Never modified.
+    com, span, halflife, alpha : float
+        Exactly one: α = 1/(1 + com), α = 2/(span + 1), α = 1 − exp(−ln 2/halflife),
+        or α in (0, 1].  With ``times``: ``halflife`` only, a time span ("2D",
+        ``pd.Timedelta``, ``np.timedelta64``, ``datetime.timedelta``).
+    min_periods : int
+        Output NaN until this many observations (at least 1, as pandas).
+    adjust : bool
+        True: weights β^δ on every observation (Σ w x / Σ w).  False: pandas'
+        recursion mean ← (β^δ·mean + α·x) / (β^δ + α) (with times
+        mean ← β^δ·mean + (1 − β^δ)·x).
+    ignore_na : bool
+        True: a missing row does not age the observations before it (without
+        times).  With times the age is always the time elapsed.
+    times : DatetimeIndex, datetime64 array or column name
+        One time per row, non-decreasing, no NaT; the weight of observation i
+        at time t is 0.5^{(t − t_i)/halflife}.  A column name takes (and drops)
+        that column of a DataFrame.
+    axis : int
+        The time axis of a 2-D array (0 for pandas objects).
+
+    Returns
+    -------
+    EWM
+        With ``mean``, ``sum``, ``var``, ``std``, ``cov``, ``corr``.
+
+    Examples
+    --------
+    >>> import pandas as pd, streamopt
+    >>> s = pd.Series([1.0, 2.0, None, 4.0], name="x")
+    >>> streamopt.ewm(s, com=1.0).mean().round(6).tolist() == s.ewm(com=1.0).mean().round(6).tolist()
+    True
+    >>> streamopt.ewm(s, span=4, adjust=False).mean()
+    0    1.000000
+    1    1.400000
+    2    1.400000
+    3    2.768421
+    Name: x, dtype: float64
+    """
+    return EWM(obj, com, span, halflife, alpha, min_periods=min_periods, adjust=adjust, ignore_na=ignore_na,
+               times=times, axis=axis)
