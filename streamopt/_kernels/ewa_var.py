@@ -61,12 +61,18 @@ def ewvar_lanes(x, out, state, beta, biased, skipna):
         for i in range(n):
             mean, m2, sw, s2, den, count = var_step(float(x[j, i]), beta, skipna, mean, m2, sw, s2, den, count)
             out[j, i] = var_value(m2, sw, s2, den, count, biased)
-        state[0, j] = mean
-        state[1, j] = m2
-        state[2, j] = sw
-        state[3, j] = s2
-        state[4, j] = den
-        state[5, j] = count
+        _store(state, j, mean, m2, sw, s2, den, count)
+
+
+@jit
+def _store(state, j, mean, m2, sw, s2, den, count):
+    """Write series j's fields back into the (6, k) ``state``."""
+    state[0, j] = mean
+    state[1, j] = m2
+    state[2, j] = sw
+    state[3, j] = s2
+    state[4, j] = den
+    state[5, j] = count
 
 
 @jit
@@ -81,12 +87,7 @@ def ewvar_rows(x, out, state, beta, biased, skipna):
         for j in range(k):
             mean, m2, sw, s2, den, count = var_step(float(x[i, j]), beta, skipna, state[0, j], state[1, j],
                                                      state[2, j], state[3, j], state[4, j], state[5, j])
-            state[0, j] = mean
-            state[1, j] = m2
-            state[2, j] = sw
-            state[3, j] = s2
-            state[4, j] = den
-            state[5, j] = count
+            _store(state, j, mean, m2, sw, s2, den, count)
             out[i, j] = var_value(m2, sw, s2, den, count, biased)
 
 
