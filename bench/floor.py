@@ -87,6 +87,19 @@ def _chain_unfused(x, beta, alpha):
     return v
 
 
+@numba.njit(**_numba_options)
+def recursion(x, beta, alpha, out):
+    """The bare 1-D EWA recursion ``v = beta*v + alpha*x[i]`` stored into ``out``: no bias
+    correction, no NaN test, no checks; the bound of a 1-D EWA that writes its output
+    (``bench/ewm.py``, case ``mean-1d-bound``).  The step is one fused multiply-add, as in
+    :func:`_chain`: the shortest dependency, so the bound is never looser than the library's loop."""
+    v = alpha - alpha
+    for i in range(x.shape[0]):
+        v = fma(beta, v, alpha * x[i])
+        out[i] = v
+    return out
+
+
 # process-wide caches: threads -> bytes/s, dtype name -> ns/element
 _BANDWIDTH: dict[int, float] = {}
 _BANDWIDTH_TIMING: dict[int, tuple[Timing, int]] = {}

@@ -8,6 +8,7 @@ Groups (one script each in ``bench/``, each with ``run(quick) -> list[Result]``)
     floor    the machine's limits: triad memory bandwidth, serial multiply-add latency
     ewa      batch EWA, 1-D and 2-D, vs pandas, polars, numbagg, NumPy
     stream   streaming EWA updates vs river and pandas online
+    ewm      pandas-compatible EW statistics (times, var, std, cov, corr) vs pandas, polars
     optim    fused optimizer steps vs torch.optim and NumPy
     train    the notes' experiment vs its NumPy form and PyTorch
     startup  import + first call in a new process, warm and cold Numba cache
@@ -44,6 +45,7 @@ GROUPS: dict[str, str] = {
     "floor": "floor",
     "ewa": "ewa",
     "stream": "stream",
+    "ewm": "ewm",
     "optim": "optimizers",
     "train": "train",
     "startup": "startup",

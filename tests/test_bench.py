@@ -12,6 +12,7 @@ import importlib.util
 import json
 import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT, cli
 
@@ -320,3 +321,50 @@ def test_goals_file_is_checked(tmp_path):
     bad.write_text(2 * '[[goal]]\nid = "a"\ntext = "t"\ngroup = "ewa"\ncase = "*"\nmetric = "floor"\nat_most = 1\n')
     with pytest.raises(ValueError, match="ids must differ"):
         report.load_goals(bad)
+
+
+# --------------------------------------------------------------------------- the ewm group
+EWM_CASES = ("mean-times", "mean-times-noadjust", "var", "std", "cov", "corr", "mean-1d-bound")
+
+
+def test_ewm_group_quick_rows_goals_and_report(tmp_path):
+    import ewm as group
+
+    rows = group.run(quick=True)
+    by_key = report.index(rows)
+    assert [k[1] for k in by_key] == list(EWM_CASES)
+    for (_, case, size, dtype), libs in by_key.items():
+        assert size == group.SIZE_QUICK and dtype == "float64"
+        assert report.measured(libs["streamopt"]), case
+        if case == "mean-1d-bound":
+            assert report.measured(libs["streamopt-ewm"]) and report.measured(libs["floor"])
+            continue
+        assert report.measured(libs["pandas"]), case
+        assert "polars" in libs, case  # measured, or missing with the reason
+        for lib, r in libs.items():
+            if lib != "streamopt" and report.measured(r):
+                assert 0 <= r.extra["agreement"] <= group.RTOL, (case, lib)
+    polars_why = {k[1]: v["polars"].extra.get("missing") for k, v in by_key.items() if "polars" in v}
+    assert "adjust=False" in polars_why["mean-times"] and "covariance" in polars_why["cov"]
+    goals = {g.id: g for g in report.evaluate_goals(rows) if g.id.startswith("ewm-")}
+    not_yet = {"ewm-grouped-vs-pandas", "ewm-stream-keys-rate"}
+    assert not_yet < set(goals)
+    for gid, g in goals.items():
+        assert (g.status == "not evaluated") == (gid in not_yet), (gid, g.measured)
+    written = report.write_report(tmp_path, {"versions": {}}, rows, {"ewm": {"status": "ok"}}, quick=True,
+                                  command="test")
+    assert "## ewm" in (tmp_path / "report.md").read_text()
+    assert written["plot:ewm"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ewm_group_refuses_a_peer_that_computes_something_else():
+    import ewm as group
+
+    want = np.array([np.nan, 1.0, -2.0, 1e-3])
+    assert group.check_agreement("c", "peer", want * (1 + 1e-12), want) == pytest.approx(1e-12, rel=1e-3)
+    with pytest.raises(AssertionError, match="c: peer gives .* at position 2"):
+        group.check_agreement("c", "peer", want + np.array([0, 0, 1e-8, 0]), want)
+    with pytest.raises(AssertionError, match="NaN at position 3"):
+        group.check_agreement("c", "peer", np.array([np.nan, 1.0, -2.0, np.nan]), want)
+    with pytest.raises(AssertionError, match="shape"):
+        group.check_agreement("c", "peer", want[:2], want)
