@@ -345,9 +345,15 @@ def test_ewm_group_quick_rows_goals_and_report(tmp_path):
             if lib != "streamopt" and report.measured(r):
                 assert 0 <= r.extra["agreement"] <= group.RTOL, (case, lib)
     polars_why = {k[1]: v["polars"].extra.get("missing") for k, v in by_key.items() if "polars" in v}
-    assert "adjust=False" in polars_why["mean-times"] and "covariance" in polars_why["cov"]
+    have_polars = importlib.util.find_spec("polars") is not None  # a bench peer, not a test dependency
+    if have_polars:
+        assert "adjust=False" in polars_why["mean-times"] and "covariance" in polars_why["cov"]
+    else:
+        assert set(polars_why.values()) == {"not installed"}
     goals = {g.id: g for g in report.evaluate_goals(rows) if g.id.startswith("ewm-")}
     not_yet = {"ewm-grouped-vs-pandas", "ewm-stream-keys-rate"}
+    if not have_polars:
+        not_yet.add("ewm-mean-times-vs-polars")
     assert not_yet < set(goals)
     for gid, g in goals.items():
         assert (g.status == "not evaluated") == (gid in not_yet), (gid, g.measured)
