@@ -4,7 +4,10 @@ r"""pandas-compatible exponentially weighted statistics: :func:`ewm` and its :cl
 (``com``, ``span``, ``halflife``, ``alpha``, ``min_periods``, ``adjust``,
 ``ignore_na``, ``times``) and gives the same ``mean``, ``sum``, ``var``,
 ``std``, ``cov`` and ``corr``, computed in float64 by one-pass Numba kernels
-(:mod:`streamopt._kernels.ewm`, :mod:`streamopt._kernels.ewm_cov`).
+(:mod:`streamopt._kernels.ewm`, :mod:`streamopt._kernels.ewm_cov`).  With
+``by`` (keys), each key's rows are their own series, as pandas'
+``obj.groupby(by).ewm(...)`` gives them, but on the input's rows: the keys are
+factorized once and the same kernels keep one state per key in one pass.
 
 Weights.  With decay β = 1 − α, the observation at row i seen from row t
 weighs β^{δ(i, t)}, δ the number of rows between them (``ignore_na=False``),
@@ -144,8 +147,9 @@ def _time_deltas(t: pd.DatetimeIndex, unit_ticks: float, slot: np.ndarray, nkeys
     i = _kernel.key_gaps(t.asi8, slot, nkeys, unit_ticks, deltas)
     if i >= 0:
         prev = np.flatnonzero(slot[:i] == slot[i])[-1]
-        within = "" if uniques is None else f" within each key of by, got for key {uniques[slot[i]]!r}"
-        raise ValueError(f"times must be non-decreasing{within}, got {t[i]} at position {i} after {t[prev]}")
+        within = "" if uniques is None else " within each key of by"
+        key = "" if uniques is None else f" (key {uniques[slot[i]]!r})"
+        raise ValueError(f"times must be non-decreasing{within}, got {t[i]} at position {i} after {t[prev]}{key}")
     return deltas
 
 
@@ -422,7 +426,16 @@ def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha
     times : DatetimeIndex, datetime64 array or column name
         One time per row, non-decreasing, no NaT; the weight of observation i
         at time t is 0.5^{(t − t_i)/halflife}.  A column name takes (and drops)
-        that column of a DataFrame.
+        that column of a DataFrame.  With ``by``, non-decreasing within each
+        key only.
+    by : array-like of hashable keys or column name, optional
+        One key per row (str, int, any hashable; factorized as
+        ``pandas.factorize`` does): each key's rows form their own series,
+        smoothed in row order, and every statistic is returned on the input's
+        rows, index and order (pandas' ``obj.groupby(by).ewm(...)`` re-aligned
+        to the original rows).  A row with a missing key (None, NaN) belongs to
+        no series and is NaN, as groupby's ``dropna=True`` drops it.  A column
+        name takes (and drops) that column of a DataFrame.
     axis : int
         The time axis of a 2-D array (0 for pandas objects).
 
@@ -443,6 +456,16 @@ def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha
     2    1.400000
     3    2.768421
     Name: x, dtype: float64
+
+    One series per key, on the input's rows:
+
+    >>> df = pd.DataFrame({"v": [1.0, 10.0, 3.0, 20.0], "k": ["a", "b", "a", "b"]})
+    >>> streamopt.ewm(df, alpha=0.5, by="k").mean()
+               v
+    0   1.000000
+    1  10.000000
+    2   2.333333
+    3  16.666667
     """
     return EWM(obj, com, span, halflife, alpha, min_periods=min_periods, adjust=adjust, ignore_na=ignore_na,
                times=times, by=by, axis=axis)
