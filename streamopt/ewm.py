@@ -4,7 +4,10 @@ r"""pandas-compatible exponentially weighted statistics: :func:`ewm` and its :cl
 (``com``, ``span``, ``halflife``, ``alpha``, ``min_periods``, ``adjust``,
 ``ignore_na``, ``times``) and gives the same ``mean``, ``sum``, ``var``,
 ``std``, ``cov`` and ``corr``, computed in float64 by one-pass Numba kernels
-(:mod:`streamopt._kernels.ewm`, :mod:`streamopt._kernels.ewm_cov`).
+(:mod:`streamopt._kernels.ewm`, :mod:`streamopt._kernels.ewm_cov`).  With
+``by`` (keys), each key's rows are their own series, as pandas'
+``obj.groupby(by).ewm(...)`` gives them, but on the input's rows: the keys are
+factorized once and the same kernels keep one state per key in one pass.
 
 Weights.  With decay β = 1 − α, the observation at row i seen from row t
 weighs β^{δ(i, t)}, δ the number of rows between them (``ignore_na=False``),
@@ -39,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from . import _checks
+from .state import excerpt
 from ._kernels import ewm as _kernel
 from ._kernels import ewm_cov as _kcov
 
@@ -112,8 +116,8 @@ def _data(obj: Any, axis: Any, name: str = "obj") -> tuple[np.ndarray, Callable[
 
 
 # ---------------------------------------------------------- the parameters
-def _times(times: Any, n: int, frame: Any) -> tuple[np.ndarray, str]:
-    """The times as int64 ticks of their own unit (and that unit), checked: length, no NaT, non-decreasing."""
+def _times(times: Any, n: int, frame: Any) -> tuple[pd.DatetimeIndex, str]:
+    """The times (a DatetimeIndex) and their unit, checked: a datetime column or array, one per row, no NaT."""
     if isinstance(times, str):
         if not isinstance(frame, pd.DataFrame) or times not in frame.columns:
             raise ValueError(f"times must be a datetime array or the name of a column of the DataFrame, "
@@ -133,12 +137,40 @@ def _times(times: Any, n: int, frame: Any) -> tuple[np.ndarray, str]:
     nat = np.flatnonzero(t.isna())
     if nat.size:
         raise ValueError(f"times must not hold NaT, got NaT at position {nat[0]}")
-    ticks = t.asi8
-    back = np.flatnonzero(np.diff(ticks) < 0)
-    if back.size:
-        i = back[0] + 1
-        raise ValueError(f"times must be non-decreasing, got {t[i]} at position {i} after {t[i - 1]}")
-    return ticks, t.unit
+    return t, t.unit
+
+
+def _time_deltas(t: pd.DatetimeIndex, unit_ticks: float, slot: np.ndarray, nkeys: int,
+                 uniques: Any) -> np.ndarray:
+    """Each row's time since its key's previous row, in halflives; ValueError if a key's times go back."""
+    deltas = np.empty(len(t))
+    i = _kernel.key_gaps(t.asi8, slot, nkeys, unit_ticks, deltas)
+    if i >= 0:
+        prev = np.flatnonzero(slot[:i] == slot[i])[-1]
+        within = "" if uniques is None else " within each key of by"
+        key = "" if uniques is None else f" (key {uniques[slot[i]]!r})"
+        raise ValueError(f"times must be non-decreasing{within}, got {t[i]} at position {i} after {t[prev]}{key}")
+    return deltas
+
+
+def _keys(by: Any, n: int, frame: Any) -> tuple[np.ndarray, int, Any]:
+    """(slot: int64 key number per row, −1 for a missing key; number of keys; the keys) for ``by``."""
+    if isinstance(by, str) and isinstance(frame, pd.DataFrame):
+        if by not in frame.columns:
+            raise ValueError(f"by must be an array of keys or the name of a column of the DataFrame, got {by!r}")
+        by = frame[by]
+    elif isinstance(by, (str, bytes)) or np.isscalar(by) or not hasattr(by, "__len__"):
+        raise TypeError(f"by must be an array of keys (one per row) or a DataFrame column name, got {by!r}")
+    if np.ndim(by) != 1 and not isinstance(by, (pd.Series, pd.Index)):
+        raise ValueError(f"by must be 1-D (one key per row), got shape {np.shape(by)}")
+    if len(by) != n:
+        raise ValueError(f"by must have one key per row ({n}), got {len(by)}")
+    try:
+        codes, uniques = pd.factorize(by if isinstance(by, (pd.Series, pd.Index, np.ndarray))
+                                      else np.asarray(by, dtype=object), use_na_sentinel=True)
+    except TypeError as exc:
+        raise TypeError(f"by must hold hashable keys, got {excerpt(by)}: {exc}") from exc
+    return np.ascontiguousarray(codes, dtype=np.int64), max(len(uniques), 1), uniques
 
 
 def _halflife_ticks(halflife: Any, unit: str) -> float:
@@ -168,18 +200,22 @@ class EWM:
 
     def __init__(self, obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha: Any = None, *,
                  min_periods: Any = 0, adjust: Any = True, ignore_na: Any = False, times: Any = None,
-                 axis: Any = 0) -> None:
+                 by: Any = None, axis: Any = 0) -> None:
         self._adjust = _checks.check_bool("adjust", adjust)
         self._ignore_na = _checks.check_bool("ignore_na", ignore_na)
         mp = 0 if min_periods is None else _checks.check_int("min_periods", min_periods, minimum=0)
         self._min_periods = max(mp, 1)
         frame = obj
-        if isinstance(times, str) and isinstance(obj, pd.DataFrame) and times in obj.columns:
-            obj = obj.drop(columns=[times])
+        if isinstance(obj, pd.DataFrame):
+            named = [c for c in (times, by) if isinstance(c, str) and c in obj.columns]
+            if named:
+                obj = obj.drop(columns=named)
         self._obj = obj
         self._axis = axis
         self._lanes, self._wrap, self._index = _data(obj, axis)
         n = self._lanes.shape[1]
+        slot, self._nkeys, uniques = (np.zeros(n, dtype=np.int64), 1, None) if by is None else _keys(by, n, frame)
+        self._slot = None if by is None else slot  # None: the kernels' one-series loop
         if times is not None:
             others = [k for k, v in dict(com=com, span=span, alpha=alpha).items() if v is not None]
             if others:
@@ -189,10 +225,8 @@ class EWM:
                 raise ValueError("halflife must be given (a time span such as '2D') when times is given, got None")
             if not isinstance(halflife, _TIME_SPANS):
                 raise ValueError(f"halflife must be a time span such as '2D' when times is given, got {halflife!r}")
-            ticks, unit = _times(times, n, frame)
-            hl = _halflife_ticks(halflife, unit)
-            self._deltas = np.zeros(n)
-            self._deltas[1:] = np.diff(ticks).astype(np.float64) / hl
+            t, unit = _times(times, n, frame)
+            self._deltas = _time_deltas(t, _halflife_ticks(halflife, unit), slot, self._nkeys, uniques)
             self._log_beta = math.log(0.5)
             self._alpha = 0.5
             self._count_missing = True  # a gap is the time between observations, missing rows or not
@@ -211,8 +245,8 @@ class EWM:
     # ------------------------------------------------------------ helpers
     def _cov_lanes(self, x: np.ndarray, y: np.ndarray, biased: bool) -> np.ndarray:
         out = np.empty(x.shape)
-        _kcov.ewm_cov(x, y, out, self._deltas, self._log_beta, self._alpha, self._adjust,
-                      self._count_missing, self._min_periods, biased)
+        _kcov.ewm_cov(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
+                      self._adjust, self._count_missing, self._min_periods, biased)
         return out
 
     # ------------------------------------------------------------ statistics
@@ -227,8 +261,9 @@ class EWM:
         [1.0, 1.0, 4.2]
         """
         out = np.empty(self._lanes.shape)
-        _kernel.ewm_mean_sum(self._lanes, out, self._deltas, self._log_beta, self._alpha, self._adjust, self._times,
-                         self._count_missing, self._ignore_na, self._min_periods, True)
+        _kernel.ewm_mean_sum(self._lanes, out, self._deltas, self._slot, self._nkeys, self._log_beta,
+                             self._alpha, self._adjust, self._times, self._count_missing, self._ignore_na,
+                             self._min_periods, True)
         return self._wrap(out)
 
     def sum(self) -> Any:
@@ -243,8 +278,9 @@ class EWM:
         if not self._adjust:
             raise NotImplementedError("sum is defined for adjust=True only (as in pandas), got adjust=False")
         out = np.empty(self._lanes.shape)
-        _kernel.ewm_mean_sum(self._lanes, out, self._deltas, self._log_beta, self._alpha, True, self._times,
-                         self._count_missing, self._ignore_na, self._min_periods, False)
+        _kernel.ewm_mean_sum(self._lanes, out, self._deltas, self._slot, self._nkeys, self._log_beta,
+                             self._alpha, True, self._times, self._count_missing, self._ignore_na,
+                             self._min_periods, False)
         return self._wrap(out)
 
     def var(self, bias: bool = False) -> Any:
@@ -365,7 +401,7 @@ class EWM:
 
 def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha: Any = None, *,
         min_periods: Any = 0, adjust: Any = True, ignore_na: Any = False, times: Any = None,
-        axis: Any = 0) -> EWM:
+        by: Any = None, axis: Any = 0) -> EWM:
     r"""Exponentially weighted statistics of ``obj``, with pandas' ``obj.ewm(...)`` parameters.
 
     Parameters
@@ -390,7 +426,16 @@ def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha
     times : DatetimeIndex, datetime64 array or column name
         One time per row, non-decreasing, no NaT; the weight of observation i
         at time t is 0.5^{(t − t_i)/halflife}.  A column name takes (and drops)
-        that column of a DataFrame.
+        that column of a DataFrame.  With ``by``, non-decreasing within each
+        key only.
+    by : array-like of hashable keys or column name, optional
+        One key per row (str, int, any hashable; factorized as
+        ``pandas.factorize`` does): each key's rows form their own series,
+        smoothed in row order, and every statistic is returned on the input's
+        rows, index and order (pandas' ``obj.groupby(by).ewm(...)`` re-aligned
+        to the original rows).  A row with a missing key (None, NaN) belongs to
+        no series and is NaN, as groupby's ``dropna=True`` drops it.  A column
+        name takes (and drops) that column of a DataFrame.
     axis : int
         The time axis of a 2-D array (0 for pandas objects).
 
@@ -411,6 +456,16 @@ def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha
     2    1.400000
     3    2.768421
     Name: x, dtype: float64
+
+    One series per key, on the input's rows:
+
+    >>> df = pd.DataFrame({"v": [1.0, 10.0, 3.0, 20.0], "k": ["a", "b", "a", "b"]})
+    >>> streamopt.ewm(df, alpha=0.5, by="k").mean()
+               v
+    0   1.000000
+    1  10.000000
+    2   2.333333
+    3  16.666667
     """
     return EWM(obj, com, span, halflife, alpha, min_periods=min_periods, adjust=adjust, ignore_na=ignore_na,
-               times=times, axis=axis)
+               times=times, by=by, axis=axis)

@@ -72,41 +72,100 @@ def mean_step(mean, old_wt, cur, gap, log_beta, alpha, adjust, times):
 
 
 @jit
-def ewm_mean_sum(x, out, deltas, log_beta, alpha, adjust, times, count_missing, hold, min_periods, normalize):
-    """pandas' EW mean (``normalize``, :func:`mean_step`) or sum of each row of ``x`` (k, n) into ``out``.
+def key_gaps(ticks, slot, nkeys, unit, deltas):
+    """Fill ``deltas`` with each row's time since its key's previous row, in ``unit`` ticks (0 at a key's first row).
 
-    The sum (adjust=True): S ← β^gap·S + x at each observation; at a missing
-    row the output is S as it was (``hold``: the row is ignored) or S decayed
-    to that row.  Output NaN while fewer than ``min_periods`` observations.
+    ``slot[i]`` is row i's key (0 … nkeys − 1; negative: the row belongs to no
+    key and is skipped).  Returns the first row whose time is before its key's
+    previous time, or −1 when every key's times are non-decreasing.
+    """
+    last = np.empty(nkeys, dtype=np.int64)
+    seen = np.zeros(nkeys, dtype=np.bool_)
+    for i in range(ticks.shape[0]):
+        s = slot[i]
+        deltas[i] = 0.0
+        if s < 0:
+            continue
+        t = ticks[i]
+        if seen[s]:
+            if t < last[s]:
+                return i
+            deltas[i] = float(t - last[s]) / unit
+        seen[s] = True
+        last[s] = t
+    return -1
+
+
+@jit(inline="always")
+def mean_sum_row(cur, delta, value, started, old_wt, nobs, gap, log_beta, alpha, adjust, times, count_missing, hold,
+                 normalize):
+    """One row ``cur`` (step ``delta``) of a series: (value, started, old_wt, nobs, gap, output) after it.
+
+    The mean (``normalize``, :func:`mean_step`) or the sum (adjust=True):
+    S ← β^gap·S + x at each observation; at a missing row the sum's output
+    is S as it was (``hold``: the row is ignored) or S decayed to that row.
+    """
+    obs = finite(cur)
+    nobs += 1 if obs else 0
+    gap = gap_after(gap, delta, started, obs, count_missing)
+    result = value
+    if started:
+        if obs:
+            if normalize:
+                value, old_wt = mean_step(value, old_wt, cur, gap, log_beta, alpha, adjust, times)
+            else:
+                value = decay(log_beta, 1.0 - alpha, gap) * value + cur
+            gap = 0.0
+            result = value
+        elif not (normalize or hold):
+            result = decay(log_beta, 1.0 - alpha, gap) * value
+    elif obs:
+        value = cur
+        result = cur
+        started = True
+    return value, started, old_wt, nobs, gap, result
+
+
+@jit
+def ewm_mean_sum(x, out, deltas, slot, nkeys, log_beta, alpha, adjust, times, count_missing, hold, min_periods,
+                 normalize):
+    """pandas' EW mean (``normalize``) or sum of each row of ``x`` (k, n) into ``out``: :func:`mean_sum_row`.
+
+    ``slot`` None: each row of x is one series.  Otherwise each key
+    (``slot[i]`` in 0 … nkeys − 1) is its own series with its own state, in
+    row order, and a row of negative slot is NaN.  Output NaN while fewer than
+    ``min_periods`` observations.
     """
     k, n = x.shape
+    if slot is None:  # one series per row, its state in registers (no per-key arrays on the hot path)
+        for j in range(k):
+            value, started, old_wt, nobs, gap = np.nan, False, 1.0, 0, 0.0
+            for i in range(n):
+                value, started, old_wt, nobs, gap, result = mean_sum_row(
+                    x[j, i], deltas[i], value, started, old_wt, nobs, gap, log_beta, alpha, adjust, times,
+                    count_missing, hold, normalize)
+                out[j, i] = result if nobs >= min_periods else np.nan
+        return
+    values = np.empty(nkeys)
+    starts = np.empty(nkeys, dtype=np.bool_)
+    old_wts = np.empty(nkeys)
+    nobss = np.empty(nkeys, dtype=np.int64)
+    gaps = np.empty(nkeys)
     for j in range(k):
-        value = np.nan
-        started = False
-        old_wt = 1.0
-        nobs = 0
-        gap = 0.0
+        values[:] = np.nan
+        starts[:] = False
+        old_wts[:] = 1.0
+        nobss[:] = 0
+        gaps[:] = 0.0
         for i in range(n):
-            cur = x[j, i]
-            obs = finite(cur)
-            nobs += 1 if obs else 0
-            gap = gap_after(gap, deltas[i], started, obs, count_missing)
-            result = value
-            if started:
-                if obs:
-                    if normalize:
-                        value, old_wt = mean_step(value, old_wt, cur, gap, log_beta, alpha, adjust, times)
-                    else:
-                        value = decay(log_beta, 1.0 - alpha, gap) * value + cur
-                    gap = 0.0
-                    result = value
-                elif not (normalize or hold):
-                    result = decay(log_beta, 1.0 - alpha, gap) * value
-            elif obs:
-                value = cur
-                result = cur
-                started = True
-            out[j, i] = result if nobs >= min_periods else np.nan
+            s = slot[i]
+            if s < 0:
+                out[j, i] = np.nan
+                continue
+            values[s], starts[s], old_wts[s], nobss[s], gaps[s], result = mean_sum_row(
+                x[j, i], deltas[i], values[s], starts[s], old_wts[s], nobss[s], gaps[s], log_beta, alpha, adjust,
+                times, count_missing, hold, normalize)
+            out[j, i] = result if nobss[s] >= min_periods else np.nan
 
 
-__all__ = ["decay", "gap_after", "mean_step", "ewm_mean_sum"]
+__all__ = ["decay", "gap_after", "mean_step", "key_gaps", "mean_sum_row", "ewm_mean_sum"]

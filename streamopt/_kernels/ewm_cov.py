@@ -71,42 +71,79 @@ def cov_value(c, wt, s2, den, biased):
     return np.nan
 
 
+@jit(inline="always")
+def cov_row(cx, cy, delta, started, wt, s2, den, mx, my, c, nobs, gap, log_beta, alpha, new_wt, adjust,
+            count_missing):
+    """One row (cx, cy) (step ``delta``) of a pair of series: the state (started … gap) after it (:func:`cov_step`).
+
+    A row is an observation iff both values are finite.
+    """
+    obs = finite(cx) and finite(cy)
+    nobs += 1 if obs else 0
+    gap = gap_after(gap, delta, started, obs, count_missing)
+    if started:
+        if obs:
+            f = decay(log_beta, 1.0 - alpha, gap)
+            wt, s2, den, mx, my, c = cov_step(cx, cy, f, new_wt, adjust, wt, s2, den, mx, my, c)
+            gap = 0.0
+    elif obs:
+        mx = cx
+        my = cy
+        started = True
+    return started, wt, s2, den, mx, my, c, nobs, gap
+
+
 @jit
-def ewm_cov(x, y, out, deltas, log_beta, alpha, adjust, count_missing, min_periods, biased):
+def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missing, min_periods, biased):
     """pandas' EW covariance of the rows of ``x`` and ``y`` (k, n) into ``out`` (k, n); var with y = x.
 
-    A new observation weighs 1 (``adjust``) or α.
+    A new observation weighs 1 (``adjust``) or α (:func:`cov_row`).  ``slot``
+    None: each row of x, y is one series.  Otherwise each key (``slot[i]`` in
+    0 … nkeys − 1) is its own series with its own state, in row order, and a
+    row of negative slot is NaN.
 
     Output NaN while fewer than ``min_periods`` rows have both values.
     """
     k, n = x.shape
     new_wt = 1.0 if adjust else alpha
+    if slot is None:  # one series per row, its state in registers (no per-key arrays on the hot path)
+        for j in range(k):
+            started, wt, s2, den, mx, my, c, nobs, gap = False, 1.0, 1.0, 0.0, np.nan, np.nan, 0.0, 0, 0.0
+            for i in range(n):
+                started, wt, s2, den, mx, my, c, nobs, gap = cov_row(
+                    x[j, i], y[j, i], deltas[i], started, wt, s2, den, mx, my, c, nobs, gap, log_beta, alpha,
+                    new_wt, adjust, count_missing)
+                out[j, i] = cov_value(c, wt, s2, den, biased) if nobs >= min_periods else np.nan
+        return
+    starts = np.empty(nkeys, dtype=np.bool_)
+    wts = np.empty(nkeys)
+    s2s = np.empty(nkeys)
+    dens = np.empty(nkeys)
+    mxs = np.empty(nkeys)
+    mys = np.empty(nkeys)
+    cs = np.empty(nkeys)
+    nobss = np.empty(nkeys, dtype=np.int64)
+    gaps = np.empty(nkeys)
     for j in range(k):
-        started = False
-        wt = 1.0
-        s2 = 1.0
-        den = 0.0
-        mx = np.nan
-        my = np.nan
-        c = 0.0
-        nobs = 0
-        gap = 0.0
+        starts[:] = False
+        wts[:] = 1.0
+        s2s[:] = 1.0
+        dens[:] = 0.0
+        mxs[:] = np.nan
+        mys[:] = np.nan
+        cs[:] = 0.0
+        nobss[:] = 0
+        gaps[:] = 0.0
         for i in range(n):
-            cx = x[j, i]
-            cy = y[j, i]
-            obs = finite(cx) and finite(cy)
-            nobs += 1 if obs else 0
-            gap = gap_after(gap, deltas[i], started, obs, count_missing)
-            if started:
-                if obs:
-                    f = decay(log_beta, 1.0 - alpha, gap)
-                    wt, s2, den, mx, my, c = cov_step(cx, cy, f, new_wt, adjust, wt, s2, den, mx, my, c)
-                    gap = 0.0
-            elif obs:
-                mx = cx
-                my = cy
-                started = True
-            out[j, i] = cov_value(c, wt, s2, den, biased) if nobs >= min_periods else np.nan
+            s = slot[i]
+            if s < 0:
+                out[j, i] = np.nan
+                continue
+            starts[s], wts[s], s2s[s], dens[s], mxs[s], mys[s], cs[s], nobss[s], gaps[s] = cov_row(
+                x[j, i], y[j, i], deltas[i], starts[s], wts[s], s2s[s], dens[s], mxs[s], mys[s], cs[s], nobss[s],
+                gaps[s], log_beta, alpha, new_wt, adjust, count_missing)
+            out[j, i] = (cov_value(cs[s], wts[s], s2s[s], dens[s], biased) if nobss[s] >= min_periods
+                         else np.nan)
 
 
-__all__ = ["cov_step", "cov_value", "ewm_cov"]
+__all__ = ["cov_step", "cov_value", "cov_row", "ewm_cov"]
