@@ -148,7 +148,7 @@ class EWMStream:
         if keys is None:
             if self._keys and self._keys[0] is not None:
                 raise ValueError("keys must be given on every update of a keyed stream, got None")
-            return np.zeros(n, dtype=np.int64), [None]
+            return np.zeros(n, dtype=np.int64), ([None] if n else [])
         if self._keys and self._keys[0] is None:
             raise ValueError(f"keys must be None for a stream fed without keys, got {excerpt(keys)}")
         if isinstance(keys, (str, bytes)) or np.ndim(keys) != 1:

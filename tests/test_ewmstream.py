@@ -239,3 +239,12 @@ def test_many_keys_grow_the_state():
     got = joined(feed(s, x, keys, None, [700, 701, 2000, 3000]), STATS)
     want = batch(x, keys, None, {"span": 10.0})
     assert all(same_bits(got[s_], want[s_]) for s_ in STATS) and len(s) == len(np.unique(keys))
+
+
+def test_an_empty_update_returns_empty_columns_and_adds_no_key():
+    s = streamopt.EWMStream(alpha=0.5, stats=("mean", "std"))
+    out = s.update(np.array([]))
+    assert out["mean"].shape == (0,) and out["std"].shape == (0,) and len(s) == 0
+    timed = streamopt.EWMStream(halflife="1D")
+    assert timed.update([], keys=[], times=np.array([], dtype="datetime64[ns]"))["mean"].shape == (0,)
+    assert len(timed) == 0
