@@ -13,6 +13,7 @@ from . import datasets  # noqa: F401
 from . import accessor as _accessor  # noqa: F401  (registers .streamopt on pandas objects)
 from .ewa import EWA, beta_from, ewa, ewstd, ewvar, horizon  # noqa: F401
 from .ewm import EWM, ewm  # noqa: F401
+from .ewmstream import EWMStream  # noqa: F401
 
 # --- optimizers: streamopt.params, streamopt.optim, streamopt.schedules -------
 from .params import FlatParams  # noqa: E402,F401

@@ -143,7 +143,7 @@ def test_subnormal_data_stays_finite_and_close_to_pandas():
 
 # ------------------------------------------------------------- namespace
 def test_streamopt_namespace_holds_public_names_and_submodules_only():
-    public = {"EWA", "ewa", "ewvar", "EWM", "ewm", "ewstd", "horizon", "beta_from", "FlatParams", "SGD", "Momentum", "RMSprop",
+    public = {"EWA", "ewa", "ewvar", "EWM", "ewm", "EWMStream", "ewstd", "horizon", "beta_from", "FlatParams", "SGD", "Momentum", "RMSprop",
               "Adam", "schedules", "csv_batches", "epochs", "minibatches", "MLP", "History", "TrainingDiverged",
               "train", "datasets"}
     for name in dir(streamopt):

@@ -1,0 +1,250 @@
+"""EWMStream: chunk invariance against streamopt.ewm (bit for bit), saved state, all-or-nothing chunks, bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import streamopt
+from streamopt.state import StateError
+
+STATS = ("mean", "var", "std")
+T0 = np.datetime64("2024-01-01T00:00:00", "ns")
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal values, NaN at the same positions, and the same sign of zero."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True) and np.array_equal(
+        np.signbit(a), np.signbit(b))
+
+
+@st.composite
+def cases(draw):
+    n = draw(st.integers(1, 30))
+    x = np.array(draw(st.lists(st.one_of(st.floats(-1e3, 1e3), st.sampled_from([np.nan, np.inf, 2.0])),
+                               min_size=n, max_size=n)))
+    int_keys = draw(st.booleans())
+    pool = [3, 1, 7] if int_keys else ["a", "b", "c"]
+    keys = np.array(draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n)),
+                    dtype=np.int64 if int_keys else object)
+    timed = draw(st.booleans())
+    steps = draw(st.lists(st.integers(0, 5 * 3600), min_size=n, max_size=n))
+    times = T0 + np.cumsum(steps).astype("timedelta64[s]").astype("timedelta64[ns]") if timed else None
+    if timed:
+        decay = {"halflife": draw(st.sampled_from(["1h", pd.Timedelta("90min"), np.timedelta64(2, "h")]))}
+    else:
+        name = draw(st.sampled_from(["alpha", "com", "span", "halflife"]))
+        decay = {name: draw(st.sampled_from([0.3, 1.0] if name == "alpha" else [1.5, 2.0, 7.0]))}
+    params = dict(decay, adjust=draw(st.booleans()), ignore_na=draw(st.booleans()),
+                  min_periods=draw(st.integers(0, 3)))
+    cuts = sorted(set(draw(st.lists(st.integers(1, n), max_size=n))) | {n})
+    return x, keys, times, params, cuts
+
+
+def batch(x, keys, times, params):
+    e = streamopt.ewm(x, **params, times=times, by=keys)
+    return {"mean": e.mean(), "var": e.var(), "std": e.std()}
+
+
+def feed(stream, x, keys, times, cuts, start=0):
+    outs = []
+    for stop in cuts:
+        if stop <= start:
+            continue
+        t = None if times is None else times[start:stop]
+        outs.append(stream.update(x[start:stop], keys=keys[start:stop], times=t))
+        start = stop
+    return outs
+
+
+def joined(outs, stats):
+    return {s: np.concatenate([o[s] for o in outs]) for s in stats}
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases(), st.sampled_from([("mean",), ("var",), ("std", "mean"), STATS]))
+def test_any_chunks_equal_the_batch_bit_for_bit(case, stats):
+    x, keys, times, params, cuts = case
+    x0, k0 = x.copy(), keys.copy()
+    got = joined(feed(streamopt.EWMStream(**params, stats=stats), x, keys, times, cuts), stats)
+    want = batch(x, keys, times, params)
+    for s in stats:
+        assert same_bits(got[s], want[s]), (s, got[s], want[s])
+    assert same_bits(x, x0) and (keys == k0).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases())
+def test_one_value_at_a_time_equals_the_batch(case):
+    x, keys, times, params, _ = case
+    got = joined(feed(streamopt.EWMStream(**params, stats=STATS), x, keys, times, range(1, len(x) + 1)), STATS)
+    want = batch(x, keys, times, params)
+    assert all(same_bits(got[s], want[s]) for s in STATS)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cases(), st.data())
+def test_saved_state_continues_bit_for_bit(case, data):
+    x, keys, times, params, cuts = case
+    whole = streamopt.EWMStream(**params, stats=STATS)
+    want = joined(feed(whole, x, keys, times, cuts), STATS)
+    stops = sorted(set(data.draw(st.lists(st.sampled_from(cuts), max_size=3))))
+    stream, outs, start = streamopt.EWMStream(**params, stats=STATS), [], 0
+    for stop in cuts:
+        t = None if times is None else times[start:stop]
+        outs.append(stream.update(x[start:stop], keys=keys[start:stop], times=t))
+        start = stop
+        if stop in stops:
+            stream = streamopt.EWMStream.from_state(json.loads(json.dumps(stream.state_dict())))
+    got = joined(outs, STATS)
+    assert all(same_bits(got[s], want[s]) for s in STATS)
+    assert json.dumps(stream.state_dict()) == json.dumps(whole.state_dict())
+
+
+def test_get_keys_len_and_known_values():
+    s = streamopt.EWMStream(alpha=0.5, stats=("mean", "var", "std"))
+    s.update([1.0, 10.0, 3.0], keys=["a", "b", "a"])
+    assert s.keys() == ["a", "b"] and len(s) == 2
+    # key a: weights 0.5, 1 on 1, 3: mean 7/3, biased var 8/9, unbiased × (Σw)²/((Σw)² − Σw²) = 2.25/(2.25 − 1.25)
+    a = s.get("a")
+    assert a["count"] == 2 and a["time"] is None
+    assert a["mean"] == pytest.approx(7 / 3, rel=1e-15)
+    assert a["var"] == pytest.approx(8 / 9 * 2.25 / (2.25 - 1.25), rel=1e-14)
+    assert a["std"] == pytest.approx(np.sqrt(8 / 9 * 2.25 / (2.25 - 1.25)), rel=1e-14)
+    with pytest.raises(KeyError, match="'z'"):
+        s.get("z")
+
+
+def test_untracked_statistics_are_none_and_times_are_reported():
+    s = streamopt.EWMStream(halflife="1D")
+    s.update([1.0, 5.0], times=pd.to_datetime(["2024-01-01", "2024-01-03"]))
+    g = s.get()
+    assert g["var"] is None and g["std"] is None and g["count"] == 2
+    assert g["time"] == pd.Timestamp("2024-01-03")
+    # weights 0.25 and 1: (0.25 + 5) / 1.25
+    assert g["mean"] == pytest.approx(4.2, rel=1e-15)
+
+
+def test_series_in_dataframe_out_with_its_index_and_scalar_input():
+    s = streamopt.EWMStream(alpha=0.5, stats=("std", "mean"))
+    out = s.update(pd.Series([1.0, 3.0], index=[10, 20]), keys=[1, 1])
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["std", "mean"] and list(out.index) == [10, 20]
+    assert out["mean"].tolist() == [1.0, (0.5 * 1.0 + 3.0) / 1.5]
+    one = s.update(2.0, keys=[1])
+    assert set(one) == {"std", "mean"} and one["mean"].shape == (1,)
+
+
+@pytest.mark.parametrize("stats", [("mean",), STATS])
+def test_a_chunk_going_back_in_time_is_refused_whole(stats):
+    s = streamopt.EWMStream(halflife="1h", stats=stats)
+    t = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 02:00"])
+    s.update([1.0, 2.0], keys=["a", "b"], times=t)
+    before = json.dumps(s.state_dict())
+    bad = pd.to_datetime(["2024-01-01 03:00", "2024-01-01 03:00", "2024-01-01 01:00"])
+    with pytest.raises(ValueError, match=r"times.*position 2.*'b'"):
+        s.update([5.0, 6.0, 7.0], keys=["a", "new", "b"], times=bad)
+    assert json.dumps(s.state_dict()) == before and s.keys() == ["a", "b"]
+    # within the chunk too
+    with pytest.raises(ValueError, match=r"position 1.*'a'"):
+        s.update([5.0, 6.0], keys=["a", "a"], times=pd.to_datetime(["2024-01-01 05:00", "2024-01-01 04:00"]))
+    assert json.dumps(s.state_dict()) == before
+
+
+@pytest.mark.parametrize("kwargs, update, error, match", [
+    ({"alpha": 0.5}, {"values": [1.0, 2.0], "keys": ["a"]}, ValueError, "keys must have one key per value"),
+    ({"alpha": 0.5}, {"values": [1.0], "keys": "a"}, ValueError, "keys must be a 1-D"),
+    ({"alpha": 0.5}, {"values": [1.0, 2.0], "keys": [1, "a"]}, TypeError, "keys must be all str or all int"),
+    ({"alpha": 0.5}, {"values": [1.0], "keys": [1.5]}, TypeError, "keys must be all str or all int"),
+    ({"alpha": 0.5}, {"values": [1.0], "keys": np.array([True])}, TypeError, "keys must be all str or all int"),
+    ({"alpha": 0.5}, {"values": [1.0], "keys": [None]}, ValueError, "keys must not hold missing"),
+    ({"halflife": "1D"}, {"values": [1.0]}, ValueError, "times must be given"),
+    ({"alpha": 0.5}, {"values": [1.0], "times": pd.to_datetime(["2024-01-01"])}, ValueError,
+     "times may be given only"),
+    ({"halflife": "1D"}, {"values": [1.0, 2.0], "times": pd.to_datetime(["2024-01-01", None])}, ValueError,
+     "times must not hold NaT"),
+    ({"halflife": "1D"}, {"values": [1.0, 2.0], "times": pd.to_datetime(["2024-01-01"])}, ValueError,
+     "times must have one entry per row"),
+    ({"alpha": 0.5}, {"values": [[1.0]]}, ValueError, "values must be a number or 1-D"),
+    ({"alpha": 0.5}, {"values": ["x"]}, (TypeError, ValueError), "values"),
+])
+def test_bad_updates_name_the_parameter_and_change_nothing(kwargs, update, error, match):
+    s = streamopt.EWMStream(**kwargs, stats=STATS)
+    first = {"values": [0.5], "keys": ["k"]} if "keys" in update else {"values": [0.5]}
+    if "halflife" in kwargs:
+        first["times"] = pd.to_datetime(["2023-12-31"])
+    s.update(first.pop("values"), **first)
+    before = json.dumps(s.state_dict())
+    values = update.pop("values")
+    with pytest.raises(error, match=match):
+        s.update(values, **update)
+    assert json.dumps(s.state_dict()) == before
+
+
+def test_key_kinds_cannot_change_or_mix_with_a_keyless_stream():
+    s = streamopt.EWMStream(alpha=0.5)
+    s.update([1.0], keys=[1])
+    with pytest.raises(TypeError, match="keys must be of one kind"):
+        s.update([1.0], keys=["1"])
+    with pytest.raises(ValueError, match="keys must be given"):
+        s.update([1.0])
+    plain = streamopt.EWMStream(alpha=0.5)
+    plain.update([1.0, 2.0])
+    assert plain.keys() == [None]
+    with pytest.raises(ValueError, match="keys must be None"):
+        plain.update([1.0], keys=["a"])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"alpha": 0.5, "stats": ("mean", "median")}, ValueError, "stats"),
+    ({"alpha": 0.5, "stats": "mean"}, TypeError, "stats"),
+    ({"halflife": "1D", "alpha": 0.5}, ValueError, "alpha"),
+    ({"alpha": 0.5, "adjust": 1}, TypeError, "adjust"),
+    ({"alpha": 0.5, "min_periods": -1}, ValueError, "min_periods"),
+    ({}, (TypeError, ValueError), "com|span|halflife|alpha"),
+])
+def test_bad_parameters_are_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        streamopt.EWMStream(**kwargs)
+
+
+def test_saved_state_form_and_bad_states():
+    s = streamopt.EWMStream(alpha=0.25, stats=("var",))
+    s.update([1.0, 2.0], keys=["a", "b"])
+    d = s.state_dict()
+    assert d["format"] == "streamopt.EWMStream" and d["version"] == 1 and d["keys"] == ["a", "b"]
+    assert d["alpha"] == (0.25).hex() and set(d["arrays"]) >= {"last_time", "seen", "cs"}
+    for field, value, match in [("keys", ["a", 1], "keys"), ("keys", ["a", "a"], "repeat"),
+                                ("alpha", 0.25, "alpha"), ("version", 2, "version"),
+                                ("arrays", {}, "arrays"), ("stats", ["x"], "stats")]:
+        bad = json.loads(json.dumps(d))
+        bad[field] = value
+        with pytest.raises(StateError, match=match):
+            streamopt.EWMStream.from_state(bad)
+    bad = json.loads(json.dumps(d))
+    bad["keys"] = ["a"]
+    with pytest.raises(StateError, match="shape"):
+        streamopt.EWMStream.from_state(bad)
+
+
+def test_many_keys_grow_the_state():
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 500, 3000)
+    x = rng.normal(size=3000)
+    s = streamopt.EWMStream(span=10.0, stats=STATS)
+    got = joined(feed(s, x, keys, None, [700, 701, 2000, 3000]), STATS)
+    want = batch(x, keys, None, {"span": 10.0})
+    assert all(same_bits(got[s_], want[s_]) for s_ in STATS) and len(s) == len(np.unique(keys))
+
+
+def test_an_empty_update_returns_empty_columns_and_adds_no_key():
+    s = streamopt.EWMStream(alpha=0.5, stats=("mean", "std"))
+    out = s.update(np.array([]))
+    assert out["mean"].shape == (0,) and out["std"].shape == (0,) and len(s) == 0
+    timed = streamopt.EWMStream(halflife="1D")
+    assert timed.update([], keys=[], times=np.array([], dtype="datetime64[ns]"))["mean"].shape == (0,)
+    assert len(timed) == 0
