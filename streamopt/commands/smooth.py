@@ -51,6 +51,18 @@ values; a missing smoothed value is written as an empty field.  Blank lines
 are skipped.  Line endings are LF or CRLF (a file with CR-only line endings
 is refused: convert it first, e.g. with tr '\\r' '\\n').  A record may be at
 most 64 MiB long.
+
+The ewm mode (pandas' ewm semantics, streamopt.ewm / streamopt.EWMStream):
+any of --stat, --by, --time-column, --min-periods, --adjust/--no-adjust,
+--ignore-na selects it.  It adds one column C_S per statistic S of --stat
+(mean, std, var; default mean): C_mean, C_std, C_var, equal bit for bit to
+streamopt.ewm(C, ..., times=T, by=K).mean() / .std() / .var() of the whole
+input, whatever the chunk size and across resumes.  --by K makes each key
+(the text of column K, as it is) its own series; --time-column T reads the
+times with pandas.to_datetime (in the format of the run's first time) and
+takes the decay as --halflife, a time span such as 7D: observation i
+weighs 0.5^((t - t_i)/halflife) at time t.  --beta, --bias-correction and
+--skipna/--no-skipna belong to the EWA mode and are refused with them.
 """
 
 EPILOG = """\
@@ -71,7 +83,9 @@ resuming (--state PATH):
   appended (>>) to the earlier run's output is one valid CSV, identical to a
   single run over the whole input.  Each run's input starts with the header.
   The state must match the command: same --column, same decay (alpha equal to
-  the last bit), same --bias-correction and --skipna, same header.
+  the last bit), same --bias-correction and --skipna, same header; in the
+  ewm mode the same --stat, --by, --time-column, --min-periods, --adjust and
+  --ignore-na (the times' format is the one the state recorded).
 
   After a kill: the state's "rows" count says how many data rows are done.
   The output already written holds the header and at least those rows,
@@ -89,11 +103,15 @@ exit status:
   column, a value that is not a number or out of the float64 range (1e309),
   a row with the wrong number of fields, a record over 64 MiB, CR-only line
   endings, text that is not UTF-8, an unreadable, corrupt or mismatched
-  state file.  The chunks before a bad row are written and saved in the state.
+  state file; in the ewm mode also a missing or unreadable time and a time
+  before its key's previous time.  The chunks before a bad row are written
+  and saved in the state; the chunk holding it writes nothing.
 
 examples:
   streamopt smooth weather.csv --column temp_max --beta 0.9 > smoothed.csv
   sensor | streamopt smooth --column value --span 20 --chunksize 1 --state s.json >> out.csv
+  streamopt smooth weather.csv --column temp_max --time-column date --halflife 7D \\
+      --by weather --stat mean,std > smoothed.csv
 """
 
 #: The decay options, each passed to ``streamopt.EWA`` under the same name.
@@ -144,10 +162,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "every output from the first missing value on is missing")
     ewm = p.add_argument_group("ewm mode (pandas' ewm semantics: any of these options selects it)")
     ewm.add_argument("--stat", type=_stats, metavar="S[,S...]",
-                     help="statistics from mean, std, var, one column C_S each, in this order (default: mean)")
+                     help="statistics from mean, std, var (unbiased), one column C_S each (C_mean, C_std, "
+                          "C_var), in this order (default: mean)")
     ewm.add_argument("--by", metavar="K", help="one series per key: the text of column K is the key")
     ewm.add_argument("--time-column", metavar="T",
-                     help="the times (read by pandas.to_datetime); the decay is --halflife, a time span")
+                     help="the times (read by pandas.to_datetime), non-decreasing within a key, none "
+                          "missing; the decay is --halflife, a time span such as 7D")
     ewm.add_argument("--min-periods", type=_non_negative_int, metavar="N",
                      help="an output is empty until its series has N observations")
     ewm.add_argument("--adjust", action=argparse.BooleanOptionalAction, default=None,
@@ -319,8 +339,8 @@ class SmoothState:
             for field in ("by", "time_column", "time_format"):
                 if state[field] is not None and not isinstance(state[field], str):
                     raise StateError(f"state[{field!r}] must be a string or null, got {state[field]!r:.80}")
-            if (state["time_column"] is None) != (state["time_format"] is None):
-                raise StateError("state['time_format'] must be given exactly when state['time_column'] is, "
+            if state["time_column"] is None and state["time_format"] is not None:
+                raise StateError("state['time_format'] must be null without state['time_column'], "
                                  f"got {state['time_format']!r:.80}")
             if not isinstance(state["ewm"], dict):
                 raise StateError(f"state['ewm'] must be an EWMStream state, got {state['ewm']!r:.80}")
@@ -688,8 +708,10 @@ class _EWMRun:
             try:
                 parse([text])
             except (TypeError, ValueError, OverflowError):
+                how = ("" if self.time_format == "mixed"
+                       else f" in the format {self.time_format!r} of the run's first time")
                 raise CLIError(f"{name}: line {record.line} (row {row}): column {column!r} has {text[:80]!r}, "
-                               f"not a time in the format {self.time_format!r} of the run's first time") from None
+                               f"not a time pandas.to_datetime reads{how}") from None
         raise CLIError(f"{name}: lines {records[0].line}-{records[-1].line} (rows {first_row}-"
                        f"{first_row + len(records) - 1}): column {column!r}: {str(error).splitlines()[0]}")
 
