@@ -203,7 +203,10 @@ class EWM:
     """Exponentially weighted statistics of one object, as pandas' ``obj.ewm(...)``: made by :func:`ewm`.
 
     Every method returns the input's type (ndarray, Series or DataFrame) in
-    float64, with its index, columns and name.
+    float64, with its index, columns and name.  Every method takes pandas'
+    ``numeric_only=False``: True keeps a DataFrame's number columns only (not
+    bool, not timedelta), and a DataFrame with other columns is accepted by
+    :func:`ewm` but refused by each statistic without it (as pandas does).
 
     Examples
     --------

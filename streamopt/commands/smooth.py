@@ -1,13 +1,16 @@
-"""``streamopt smooth``: add an exponentially weighted average column to a CSV stream.
+"""``streamopt smooth``: add exponentially weighted statistics columns to a CSV stream.
 
-The command line face of :class:`streamopt.EWA`: CSV records are read a chunk
-at a time with the :mod:`csv` module (one line at a time, so a slow producer
-is served as soon as a chunk is complete), the column is smoothed by the
-streaming EWA (bit-identical to :func:`streamopt.ewa` on the whole column,
-whatever the chunking), and each record is written back as its own bytes plus
-the new field.  ``DESCRIPTION`` and ``EPILOG`` below are the ``--help`` text:
-they state the output format, the resume and kill semantics and the exit
-status.
+The command line face of :class:`streamopt.EWA` and :class:`streamopt.EWMStream`:
+CSV records are read a chunk at a time with the :mod:`csv` module (one line at
+a time, so a slow producer is served as soon as a chunk is complete), the
+column is smoothed by the streaming EWA (``C_ewa``, bit-identical to
+:func:`streamopt.ewa` on the whole column, whatever the chunking) or, in the
+ewm mode (any of ``--stat``, ``--by``, ``--time-column``, ``--min-periods``,
+``--adjust``, ``--ignore-na``), by ``EWMStream`` (``C_mean``, ``C_std``,
+``C_var``, bit-identical to :func:`streamopt.ewm` with ``times`` and ``by``),
+and each record is written back as its own bytes plus the new fields.
+``DESCRIPTION`` and ``EPILOG`` below are the ``--help`` text: they state the
+output format, the resume and kill semantics and the exit status.
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``smooth``."""
     p = sub.add_parser(
         "smooth",
-        help="add an EWA column to a CSV file or stream",
+        help="add EW average (or ewm mean/std/var) columns to a CSV file or stream",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
