@@ -279,3 +279,25 @@ def test_help_documents_the_ewm_mode(capsys):
     for fragment in ("--stat", "--by", "--time-column", "--min-periods", "--no-adjust", "--ignore-na", "ewm mode",
                      "C_mean"):
         assert fragment in text
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda s: s.update(by=1), "by"),
+    (lambda s: s.update(time_column=["when"]), "time_column"),
+    (lambda s: s.update(time_format=7), "time_format"),
+    (lambda s: s.update(ewm="x"), "ewm"),
+    (lambda s: s.pop("ewm"), "'ewm'"),
+    (lambda s: s.update(ewa={}), "'ewa'"),
+    (lambda s: s.update(decay={"span": "3"}), "decay"),
+    (lambda s: s["ewm"].update(alpha=0.5), "alpha"),
+    (lambda s: s["ewm"]["arrays"].pop("last_time"), "arrays"),
+])
+def test_a_bad_ewm_state_field_is_an_error_naming_it(tmp_path, edit, fragment):
+    path = tmp_path / "s.json"
+    ok(smooth("-", *ARGS, "--state", path, input="key,when,x\na,2024-01-01,1\n"))
+    state = json.loads(path.read_text())
+    edit(state)
+    path.write_text(json.dumps(state))
+    res = smooth("-", *ARGS, "--state", path, input="key,when,x\na,2024-01-02,2\n")
+    one_line_error(res, str(path), "corrupt", fragment)
+    assert res.stdout == "" and json.loads(path.read_text()) == state

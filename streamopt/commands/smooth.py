@@ -634,9 +634,9 @@ class _EWMRun:
                 time_column: str | None) -> str:
         """A run's parameters as typed, e.g. ``--span 3.0, --adjust, no --ignore-na, --min-periods 1, ...``."""
         (name, value), = decay.items()
-        return ", ".join([f"--{name} {value!r}", "--adjust" if stream["adjust"] else "--no-adjust",
-                          "--ignore-na" if stream["ignore_na"] else "no --ignore-na",
-                          f"--min-periods {stream['min_periods']}", f"--stat {','.join(stream['stats'])}",
+        return ", ".join([f"--{name} {value!r}", "--adjust" if stream.get("adjust") else "--no-adjust",
+                          "--ignore-na" if stream.get("ignore_na") else "no --ignore-na",
+                          f"--min-periods {stream.get('min_periods')}", f"--stat {','.join(stream.get('stats', ()))}",
                           f"--by {by!r}" if by is not None else "no --by",
                           f"--time-column {time_column!r}" if time_column is not None else "no --time-column"])
 
@@ -657,7 +657,7 @@ class _EWMRun:
         except (StateError, TypeError, ValueError, KeyError) as exc:
             raise CLIError(f"state file {path} is corrupt ({exc})") from None
         saved, mine = state.ewm, self.stream.state_dict()
-        differs = [p for p in EWM_PARAMETERS if saved[p] != mine[p]]
+        differs = [p for p in EWM_PARAMETERS if saved.get(p) != mine.get(p)]
         if (state.by, state.time_column) != (args.by, args.time_column):
             differs.append("by" if state.by != args.by else "time_column")
         if differs:
