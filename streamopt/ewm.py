@@ -35,6 +35,7 @@ no difference with times).
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 from typing import Any, Callable
 
@@ -68,6 +69,19 @@ def _column(values: Any, dtype: Any, where: str) -> np.ndarray:
             and not pd.api.types.is_complex_dtype(dtype):
         return pd.Series(values, copy=False).to_numpy(dtype=np.float64, na_value=np.nan)
     raise TypeError(f"{where} must hold real numbers (float, int or bool), got dtype {dtype}")
+
+
+def _numeric_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns pandas' ``numeric_only=True`` keeps: numbers, not bool, not timedelta."""
+    return frame.select_dtypes(include=["number"], exclude=["timedelta"])
+
+
+def _numeric_only(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a statistic pandas' ``numeric_only=False`` keyword (see :meth:`EWM._numeric`)."""
+    @functools.wraps(method)
+    def statistic(self: "EWM", *args: Any, numeric_only: bool = False, **kwargs: Any) -> Any:
+        return method(self._numeric(method.__name__, numeric_only), *args, **kwargs)
+    return statistic
 
 
 def _series_of(obj: Any, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], Any] | None, Any]:
@@ -189,7 +203,10 @@ class EWM:
     """Exponentially weighted statistics of one object, as pandas' ``obj.ewm(...)``: made by :func:`ewm`.
 
     Every method returns the input's type (ndarray, Series or DataFrame) in
-    float64, with its index, columns and name.
+    float64, with its index, columns and name.  Every method takes pandas'
+    ``numeric_only=False``: True keeps a DataFrame's number columns only (not
+    bool, not timedelta), and a DataFrame with other columns is accepted by
+    :func:`ewm` but refused by each statistic without it (as pandas does).
 
     Examples
     --------
@@ -212,7 +229,22 @@ class EWM:
                 obj = obj.drop(columns=named)
         self._obj = obj
         self._axis = axis
-        self._lanes, self._wrap, self._index = _data(obj, axis)
+        # a numeric_only subset is a new EWM on the same rows: the arguments with named columns resolved
+        self._arguments = dict(com=com, span=span, halflife=halflife, alpha=alpha, min_periods=min_periods,
+                               adjust=adjust, ignore_na=ignore_na, axis=axis,
+                               times=frame[times] if isinstance(times, str) and times in getattr(frame, "columns", ())
+                               else times,
+                               by=frame[by] if isinstance(by, str) and by in getattr(frame, "columns", ()) else by)
+        self._non_numeric: TypeError | None = None
+        self._numeric_subset: EWM | None = None
+        try:
+            self._lanes, self._wrap, self._index = _data(obj, axis)
+        except TypeError as exc:
+            if not isinstance(obj, pd.DataFrame):
+                raise
+            # as pandas: the frame is accepted, each statistic refuses it unless numeric_only=True
+            self._non_numeric = exc
+            self._lanes, self._wrap, self._index = _data(_numeric_columns(obj), axis)
         n = self._lanes.shape[1]
         slot, self._nkeys, uniques = (np.zeros(n, dtype=np.int64), 1, None) if by is None else _keys(by, n, frame)
         self._slot = None if by is None else slot  # None: the kernels' one-series loop
@@ -243,6 +275,35 @@ class EWM:
         self._times = times is not None
 
     # ------------------------------------------------------------ helpers
+    def _numeric(self, name: str, numeric_only: Any) -> "EWM":
+        """The EWM a statistic runs on: self, or with ``numeric_only=True`` the one of a frame's numeric columns."""
+        numeric_only = _checks.check_bool("numeric_only", numeric_only)
+        obj = self._obj
+        if isinstance(obj, pd.Series) and numeric_only and not pd.api.types.is_numeric_dtype(obj.dtype):
+            raise NotImplementedError(f"EWM.{name} does not implement numeric_only=True for a Series of dtype "
+                                      f"{obj.dtype} (as pandas)")
+        if not isinstance(obj, pd.DataFrame):
+            return self
+        if not numeric_only:
+            if self._non_numeric is not None:
+                raise TypeError(f"{self._non_numeric} (numeric_only=True skips the columns that are not numbers)")
+            return self
+        if self._numeric_subset is None:
+            numeric = _numeric_columns(obj)
+            self._numeric_subset = self if numeric.shape[1] == obj.shape[1] and self._non_numeric is None \
+                else EWM(numeric, **self._arguments)
+        return self._numeric_subset
+
+    def _on_rows(self, index: pd.Index) -> "EWM":
+        """The EWM for rows realigned to ``index``: self on its own index, else the same decay on new rows."""
+        if self._index is not None and index.equals(self._index):
+            return self
+        if self._slot is not None or self._times:
+            raise ValueError("other must have obj's index when by or times is given (its rows cannot be "
+                             "realigned), got another index")
+        return EWM(np.zeros(len(index)), alpha=self._alpha, min_periods=self._min_periods, adjust=self._adjust,
+                   ignore_na=self._ignore_na)
+
     def _cov_lanes(self, x: np.ndarray, y: np.ndarray, biased: bool) -> np.ndarray:
         out = np.empty(x.shape)
         _kcov.ewm_cov(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
@@ -250,6 +311,7 @@ class EWM:
         return out
 
     # ------------------------------------------------------------ statistics
+    @_numeric_only
     def mean(self) -> Any:
         r"""The EW mean: Σ w_i x_i / Σ w_i over the observations so far (pandas' ``ewm().mean()``).
 
@@ -266,6 +328,7 @@ class EWM:
                              self._min_periods, True)
         return self._wrap(out)
 
+    @_numeric_only
     def sum(self) -> Any:
         r"""The EW sum Σ w_i x_i, the newest observation weighing 1 (pandas' ``ewm().sum()``; adjust=True only).
 
@@ -283,6 +346,7 @@ class EWM:
                              self._min_periods, False)
         return self._wrap(out)
 
+    @_numeric_only
     def var(self, bias: bool = False) -> Any:
         r"""The EW variance (pandas' ``ewm().var(bias)``).
 
@@ -303,6 +367,7 @@ class EWM:
         biased = _checks.check_bool("bias", bias)
         return self._wrap(self._cov_lanes(self._lanes, self._lanes, biased))
 
+    @_numeric_only
     def std(self, bias: bool = False) -> Any:
         """The EW standard deviation: √:meth:`var`.
 
@@ -315,23 +380,19 @@ class EWM:
         biased = _checks.check_bool("bias", bias)
         return self._wrap(np.sqrt(self._cov_lanes(self._lanes, self._lanes, biased)))
 
-    def _pairs(self, other: Any) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], Any]]:
-        """(x, y lanes of equal shape, wrap) for a binary statistic; other=None: every pair of own series."""
+    def _pairs(self, other: Any, pairwise: bool | None) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], Any]]:
+        """Arrays (or an array-like ``other``): (x, y lanes of equal shape, wrap), series paired by position."""
         x = self._lanes
         k, n = x.shape
         if other is None:
-            if k == 1 and not isinstance(self._obj, pd.DataFrame) and np.ndim(self._obj) != 2:
+            if pairwise is False or (k == 1 and not isinstance(self._obj, pd.DataFrame) and np.ndim(self._obj) != 2):
                 return x, x, self._wrap
-            i, j = np.divmod(np.arange(k * k), k)
-            return x[i], x[j], self._pairwise_wrap(k, n)
+            return (*_all_pairs(x, x), self._pairwise_wrap(k, k, n, self._obj, self._index))
         y, other_wrap, other_index = _data(other, self._axis, "other")
         if y.shape[1] != n:
             raise ValueError(f"other must have {n} rows (one per row of obj), got {y.shape[1]}")
-        if self._index is not None and other_index is not None and not self._index.equals(other_index):
-            raise ValueError("other must have obj's index (rows are paired by position), got another index")
-        if isinstance(self._obj, pd.DataFrame) and isinstance(other, pd.DataFrame) \
-                and not self._obj.columns.equals(other.columns):
-            raise ValueError(f"other must have obj's columns {list(self._obj.columns)}, got {list(other.columns)}")
+        if pairwise:
+            return (*_all_pairs(x, y), self._pairwise_wrap(k, y.shape[0], n, None, None))
         if y.shape[0] == x.shape[0]:
             return x, y, self._wrap
         if y.shape[0] == 1:
@@ -340,54 +401,21 @@ class EWM:
             return np.repeat(x, y.shape[0], axis=0), y, other_wrap
         raise ValueError(f"other must have 1 or {x.shape[0]} series, got {y.shape[0]}")
 
-    def _pairwise_wrap(self, k: int, n: int) -> Callable[[np.ndarray], Any]:
-        obj = self._obj
-
+    @staticmethod
+    def _pairwise_wrap(kx: int, ky: int, n: int, frame: Any, index: Any) -> Callable[[np.ndarray], Any]:
+        """Result lanes of :func:`_all_pairs` as pandas' pairwise frame (rows (index, column of other) ×
+        columns of obj), or an array of shape (n, kx, ky)."""
         def wrap(r: np.ndarray) -> Any:
-            cube = r.reshape(k, k, n).transpose(2, 0, 1)  # (row, column i, column j)
-            if isinstance(obj, pd.DataFrame):
-                index = pd.MultiIndex.from_product([obj.index, obj.columns], names=[obj.index.name,
-                                                                                      obj.columns.name])
-                return pd.DataFrame(cube.reshape(n * k, k), index=index, columns=obj.columns, copy=False)
-            return np.ascontiguousarray(cube)
+            cube = r.reshape(kx, ky, n)
+            if isinstance(frame, pd.DataFrame):
+                return _pairwise_frame(cube, frame.columns, index, frame.columns)
+            return np.ascontiguousarray(cube.transpose(2, 0, 1))
         return wrap
 
-    @staticmethod
-    def _joint(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _corr_lanes(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """cov(x, y) / √(var(x)·var(y)), the variances over the rows where both are observed."""
         both = np.isfinite(x) & np.isfinite(y)
-        return np.where(both, x, np.nan), np.where(both, y, np.nan)
-
-    def cov(self, other: Any = None, bias: bool = False) -> Any:
-        r"""The EW covariance with ``other`` over the rows where both are observed (pandas' ``ewm().cov()``).
-
-        ``other``: a Series/1-D array (with every series of obj), or an object of
-        obj's shape (series by series, paired by position).  None: a Series or
-        1-D array with itself; every pair of a DataFrame's columns, as pandas
-        gives it (rows (index, column) × columns; a 2-D array: shape (n, k, k)).
-
-        Examples
-        --------
-        >>> import streamopt
-        >>> streamopt.ewm([1.0, 2.0, 3.0, 4.0], alpha=0.2).cov([10.0, 11.0, 13.0, 16.0]).round(6)
-        array([     nan, 0.5     , 1.52459 , 3.408836])
-        """
-        biased = _checks.check_bool("bias", bias)
-        x, y, wrap = self._pairs(other)
-        return wrap(self._cov_lanes(x, y, biased))
-
-    def corr(self, other: Any = None) -> Any:
-        r"""The EW correlation cov(x, y) / √(var(x)·var(y)), all over the rows where both are observed.
-
-        ``other`` as in :meth:`cov`.  NaN where a variance is 0.
-
-        Examples
-        --------
-        >>> import streamopt
-        >>> streamopt.ewm([1.0, 2.0, 3.0, 4.0], alpha=0.2).corr([10.0, 11.0, 13.0, 16.0]).round(6)
-        array([     nan, 1.      , 0.982821, 0.977802])
-        """
-        x, y, wrap = self._pairs(other)
-        xj, yj = self._joint(x, y)
+        xj, yj = np.where(both, x, np.nan), np.where(both, y, np.nan)
         cov = self._cov_lanes(x, y, True)
         vx = self._cov_lanes(xj, xj, True)
         vy = self._cov_lanes(yj, yj, True)
@@ -395,8 +423,140 @@ class EWM:
             prod = vx * vy
             root = np.sqrt(prod)
             root[prod < 0] = 0.0
-            result = cov / root
-        return wrap(result)
+            return cov / root
+
+    def _binary(self, name: str, other: Any, pairwise: Any, numeric_only: Any,
+                stat: Callable[["EWM", np.ndarray, np.ndarray], np.ndarray]) -> Any:
+        """cov/corr: ``stat(engine, x lanes, y lanes)`` on the pairs pandas forms (``flex_binary_moment``)."""
+        if pairwise is not None:
+            pairwise = _checks.check_bool("pairwise", pairwise)
+        engine = self._numeric(name, numeric_only)
+        if not isinstance(engine._obj, (pd.Series, pd.DataFrame)) \
+                or not (other is None or isinstance(other, (pd.Series, pd.DataFrame))):
+            x, y, wrap = engine._pairs(other, pairwise)
+            return wrap(stat(engine, x, y))
+        target = engine._wrap(engine._lanes)  # float64, obj's index and columns
+        if other is None:
+            return engine._pandas_pairs(target, target, True if pairwise is None else pairwise, True, stat)
+        if isinstance(other, pd.DataFrame) and numeric_only:
+            other = _numeric_columns(other)
+        lanes, wrap, _ = _series_of(other, "other")
+        return engine._pandas_pairs(target, wrap(lanes), bool(pairwise), False, stat)
+
+    def _pandas_pairs(self, a: Any, b: Any, pairwise: bool, same: bool,
+                      stat: Callable[["EWM", np.ndarray, np.ndarray], np.ndarray]) -> Any:
+        """pandas' pairing of two float64 objects: aligned on the index (and columns), each pair over the rows
+        where both are observed."""
+        if isinstance(a, pd.Series) and isinstance(b, pd.Series):
+            x, y = a + 0 * b, b + 0 * a
+            r = stat(self._on_rows(x.index), x.to_numpy().reshape(1, -1), y.to_numpy().reshape(1, -1))
+            return pd.Series(r[0], index=x.index, name=x.name, copy=False)
+        if isinstance(a, pd.Series) or isinstance(b, pd.Series):  # each column of the frame with the series
+            frame, series = (a, b) if isinstance(a, pd.DataFrame) else (b, a)
+            f, s = frame.align(series, join="outer", axis=0)
+            cols, other = f.to_numpy().T, s.to_numpy().reshape(1, -1)
+            r = stat(self._on_rows(f.index), cols + 0 * other, other + 0 * cols)
+            out = pd.DataFrame(r.T, index=f.index, columns=frame.columns, copy=False)
+            return out if f.index.equals(frame.index) else out.reindex(frame.index)
+        if not pairwise:
+            if same:
+                return self._wrap(stat(self, self._lanes, self._lanes))
+            for what, frame in (("obj", a), ("other", b)):
+                if not frame.columns.is_unique:
+                    raise ValueError(f"{what}'s columns must be unique to pair them by name (pairwise=False), "
+                                     f"got {excerpt(list(frame.columns))}")
+            x, y = a.align(b, join="outer")
+            x, y = x + 0 * y, y + 0 * x
+            columns = a.columns.union(b.columns)
+            x, y = x.reindex(columns=columns), y.reindex(columns=columns)
+            r = stat(self._on_rows(x.index), x.to_numpy().T, y.to_numpy().T)
+            return pd.DataFrame(r.T, index=x.index, columns=columns, copy=False)
+        if same or a.index.equals(b.index):
+            index, xa, yb = a.index, a, b
+        else:
+            index = a.index.union(b.index)
+            xa, yb = a.align(b, join="outer", axis=0)
+            if not xa.index.equals(index):
+                raise ValueError("obj and other must have indexes without repeated labels to be paired "
+                                 "(pairwise=True)")
+        x, y = _all_pairs(xa.to_numpy().T, yb.to_numpy().T)
+        if not same:
+            x, y = x + 0 * y, y + 0 * x
+        r = stat(self._on_rows(index), x, y)
+        return _pairwise_frame(r.reshape(a.shape[1], b.shape[1], len(index)), a.columns, index, b.columns)
+
+    def cov(self, other: Any = None, pairwise: bool | None = None, bias: bool = False,
+            numeric_only: bool = False) -> Any:
+        r"""The EW covariance with ``other`` over the rows where both are observed (pandas' ``ewm().cov()``).
+
+        Parameters
+        ----------
+        other : Series, DataFrame or array-like, optional
+            pandas objects are paired as pandas pairs them: aligned on the index
+            (the union of both, as ``x + 0 * y`` aligns), a DataFrame with a
+            DataFrame column by column name (the union of the columns), a
+            DataFrame with a Series each column with the series (on the frame's
+            rows).  An array-like ``other`` is paired by position (a Series/1-D
+            array with every series of obj, or one of obj's shape series by
+            series).  None: obj with itself (``pairwise`` defaults to True).
+            With ``by`` or ``times`` the rows cannot be realigned: a pandas
+            ``other`` must have obj's index.
+        pairwise : bool, optional
+            True: every pair (column of obj, column of other), as pandas gives
+            it: rows (index, column of other) × columns of obj (a 2-D array:
+            shape (n, k_obj, k_other)).  False: columns paired by name (by
+            position for arrays).  None: True when ``other`` is None, else False.
+        bias : bool
+            False: the unbiased estimate (see :meth:`var`).
+        numeric_only : bool
+            True: a DataFrame's number columns only (not bool, as pandas).
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> streamopt.ewm([1.0, 2.0, 3.0, 4.0], alpha=0.2).cov([10.0, 11.0, 13.0, 16.0]).round(6)
+        array([     nan, 0.5     , 1.52459 , 3.408836])
+        >>> import pandas as pd
+        >>> x, y = pd.Series([1.0, 2.0, 3.0], index=[0, 1, 2]), pd.Series([5.0, 7.0, 4.0], index=[1, 2, 3])
+        >>> streamopt.ewm(x, alpha=0.5).cov(y).tolist()  # on the union index; both observed on rows 1 and 2 only
+        [nan, nan, 1.0, 1.0]
+        """
+        biased = _checks.check_bool("bias", bias)
+        return self._binary("cov", other, pairwise, numeric_only, lambda e, x, y: e._cov_lanes(x, y, biased))
+
+    def corr(self, other: Any = None, pairwise: bool | None = None, numeric_only: bool = False) -> Any:
+        r"""The EW correlation cov(x, y) / √(var(x)·var(y)), all over the rows where both are observed.
+
+        ``other``, ``pairwise`` and ``numeric_only`` as in :meth:`cov`.  NaN where a variance is 0.
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> streamopt.ewm([1.0, 2.0, 3.0, 4.0], alpha=0.2).corr([10.0, 11.0, 13.0, 16.0]).round(6)
+        array([     nan, 1.      , 0.982821, 0.977802])
+        """
+        return self._binary("corr", other, pairwise, numeric_only, EWM._corr_lanes)
+
+
+def _all_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x lanes, y lanes) of every pair (i, j), i major: lane i·k_y + j pairs x[i] with y[j]."""
+    i, j = np.divmod(np.arange(x.shape[0] * y.shape[0]), y.shape[0])
+    return x[i], y[j]
+
+
+def _pairwise_frame(cube: np.ndarray, columns: pd.Index, index: pd.Index, other_columns: pd.Index) -> pd.DataFrame:
+    """pandas' pairwise layout of ``cube[i, j, t]`` = stat(column i, other column j) at row t:
+    rows (index, other column) × columns."""
+    k, ko, n = cube.shape
+    if other_columns.nlevels > 1:
+        levels = [np.tile(other_columns.get_level_values(lv), n) for lv in range(other_columns.nlevels)]
+        rows = pd.MultiIndex.from_arrays([np.repeat(index, ko), *levels],
+                                         names=[*index.names, *other_columns.names])
+    else:
+        rows = pd.MultiIndex.from_product([index, other_columns], names=[*index.names, *other_columns.names])
+    out = pd.DataFrame(cube.transpose(2, 1, 0).reshape(n * ko, k), index=rows, columns=columns.copy(), copy=False)
+    out.columns = out.columns.set_names(columns.names)
+    return out
 
 
 def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha: Any = None, *,

@@ -551,7 +551,8 @@ def test_the_state_is_the_shared_envelope_and_resumes_exactly(tmp_path):
 @pytest.mark.parametrize("edit, fragment", [
     (lambda s: s.update(version=True), "version"),
     (lambda s: s.update(version=2.0), "version"),
-    (lambda s: s.update(version=3), "newer"),
+    (lambda s: s.update(version=4), "newer"),
+    (lambda s: s.update(version=3), "'ewm'"),  # the ewm mode's version has other fields
     (lambda s: s.update(extra=1), "'extra'"),
     (lambda s: s.pop("rows"), "'rows'"),
     (lambda s: s.update(rows=-1), "rows"),

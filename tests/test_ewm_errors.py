@@ -59,8 +59,10 @@ def test_unsorted_times_and_nat_name_the_first_position():
 
 
 def test_bad_data_names_the_column():
-    with pytest.raises(TypeError, match=r"obj\['s'\] must hold real numbers"):
-        streamopt.ewm(pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]}), com=1)
+    e = streamopt.ewm(pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]}), com=1)  # as pandas: each statistic refuses it
+    for stat in ("mean", "sum", "var", "std", "cov", "corr"):
+        with pytest.raises(TypeError, match=r"obj\['s'\] must hold real numbers.*numeric_only=True"):
+            getattr(e, stat)()
     with pytest.raises(TypeError, match="obj must hold real numbers"):
         streamopt.ewm(pd.Series(["x", "y"], dtype=object), com=1)
     with pytest.raises(TypeError, match="obj must hold real numbers"):
@@ -77,11 +79,18 @@ def test_bad_other_and_bias():
     s = pd.Series([1.0, 2.0, 3.0])
     e = streamopt.ewm(s, com=1)
     with pytest.raises(ValueError, match=r"other must have 3 rows \(one per row of obj\), got 4"):
-        e.cov(pd.Series([1.0, 2.0, 3.0, 4.0]))
-    with pytest.raises(ValueError, match="other must have obj's index"):
-        e.corr(pd.Series([1.0, 2.0, 3.0], index=[5, 6, 7]))
-    with pytest.raises(ValueError, match=r"other must have obj's columns \['a', 'b'\], got \['a', 'c'\]"):
-        streamopt.ewm(pd.DataFrame({"a": s, "b": s}), com=1).cov(pd.DataFrame({"a": s, "c": s}))
+        e.cov(np.array([1.0, 2.0, 3.0, 4.0]))  # an array is paired by position (pandas objects are aligned)
+    keyed = streamopt.ewm(s, com=1, by=["a", "b", "a"])
+    with pytest.raises(ValueError, match="other must have obj's index when by or times is given"):
+        keyed.corr(pd.Series([1.0, 2.0, 3.0], index=[5, 6, 7]))
+    with pytest.raises(ValueError, match="other must have obj's index when by or times is given"):
+        keyed.cov(pd.Series([1.0, 2.0, 3.0, 4.0]))
+    with pytest.raises(ValueError, match=r"obj's columns must be unique .*pairwise=False.*\['a', 'a'\]"):
+        streamopt.ewm(pd.DataFrame([[1.0, 2.0]] * 3, columns=["a", "a"]), com=1).cov(pd.DataFrame({"a": s}))
+    with pytest.raises(TypeError, match="pairwise must be True or False, got 'yes'"):
+        e.cov(s, pairwise="yes")
+    with pytest.raises(TypeError, match="numeric_only must be True or False, got 1"):
+        e.mean(numeric_only=1)
     with pytest.raises(ValueError, match="other must have 1 or 2 series, got 3"):
         streamopt.ewm(np.zeros((3, 2)), com=1).cov(np.zeros((3, 3)))
     with pytest.raises(TypeError, match="bias must be True or False, got 'no'"):
