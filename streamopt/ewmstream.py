@@ -403,12 +403,14 @@ class EWMStream:
             raise ValueError(f"keys must be a 1-D sequence of keys (or None for every key), got {excerpt(keys)}")
         plain = [_plain_key(key) for key in keys]
         kind = type(self._keys[0]) if self._keys else None
+        slots = np.full(len(plain), -1, dtype=np.int64)
         if kind is type(None):
-            slots = np.array([0 if key is None else -1 for key in plain], dtype=np.int64)
-        elif kind is None or not all(type(key) is kind for key in plain):
-            slots = np.array([-1 if kind is None or type(key) is not kind else 0 for key in plain], dtype=np.int64)
-        else:
-            slots = self._index.lookup(np.array(plain, dtype=np.int64 if kind is int else object))
+            slots[[i for i, key in enumerate(plain) if key is None]] = 0
+        elif kind is not None:  # the keys of the stream's kind (within int64 for int keys) are looked up
+            ours = [i for i, key in enumerate(plain) if type(key) is kind and (kind is str or -2**63 <= key < 2**63)]
+            if ours:
+                slots[ours] = self._index.lookup(np.array([plain[i] for i in ours],
+                                                          dtype=np.int64 if kind is int else object))
         bad = np.flatnonzero(slots < 0)
         if bad.size:
             raise KeyError(f"key {list(keys)[bad[0]]!r} (position {bad[0]} of keys) has no state in this stream "

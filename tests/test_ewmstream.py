@@ -341,6 +341,17 @@ def test_unknown_keys_are_key_errors_naming_the_key():
     assert ints.key_states([np.int32(3)])["values"].tolist() == [1.0]
     with pytest.raises(KeyError, match="'3'"):
         ints.key_states(["3"])
+    with pytest.raises(KeyError, match=str(2**70)):
+        ints.key_states([3, 2**70])
+    with pytest.raises(KeyError, match="'a'"):
+        ints.get("a")
+    plain = streamopt.EWMStream(alpha=0.5)
+    plain.update([1.0])
+    assert plain.key_states([None])["values"].tolist() == [1.0]
+    with pytest.raises(KeyError, match="'a'"):
+        plain.key_states([None, "a"])
+    with pytest.raises(KeyError, match="None"):
+        streamopt.EWMStream(alpha=0.5).get()
 
 
 def _bad_set_calls():
