@@ -61,11 +61,21 @@ class EWMStream:
     for any split of the data into chunks the outputs put together equal
     ``streamopt.ewm(values, ..., by=keys, times=times).mean()`` (``var()``,
     ``std()``) bit for bit.  Times are read in nanoseconds (tz-aware times as
-    UTC).  Keys are str or int (one kind per stream, as JSON keeps them);
-    without ``keys`` every value goes to the key None.
+    UTC).  Keys are str or int within int64 (one kind per stream, as JSON
+    keeps them); without ``keys`` every value goes to the key None.
 
     A chunk is all or nothing: a time before its key's last time (or any bad
     input) raises before any state changes.
+
+    The whole stream saves as JSON (:meth:`state_dict`, :meth:`from_state`);
+    one key at a time as a fixed-size record of bytes (:meth:`key_states`,
+    :meth:`set_key_states`, :attr:`state_dtype`), with :meth:`config` to
+    rebuild an empty stream of the same parameters.
+
+    Speed: one hash lookup of each row's key among the known keys (a
+    ``pd.Index``), then one kernel call for the chunk; a key's first
+    appearance costs a little more (the ``ewm`` group of ``bench/``,
+    ``stream-keys-*`` rows).
 
     Examples
     --------
