@@ -475,3 +475,20 @@ def test_key_lookup_without_the_index_engine_gives_the_same_slots(monkeypatch):
             got = joined(feed(plain, x, keys, None, [100, 200, 300, 400]), STATS)
             assert plain.key_states(fast.keys()).tobytes() == fast.key_states().tobytes()
         assert all(same_bits(got[s], want[s]) for s in STATS)
+
+
+def test_a_refused_chunk_leaves_no_trace_of_its_new_keys():
+    # the refused chunk's new keys take no slot: the next chunk's new keys get the slots in order
+    t = lambda *h: pd.to_datetime([f"2024-01-01 {i:02d}:00" for i in h])  # noqa: E731
+    s = streamopt.EWMStream(halflife="1h", stats=STATS)
+    s.update([1.0, 2.0], keys=["a", "b"], times=t(5, 5))
+    with pytest.raises(ValueError, match="position 2"):
+        s.update([3.0, 4.0, 5.0], keys=["x", "y", "a"], times=t(6, 6, 4))
+    s.update([6.0, 7.0, 8.0], keys=["y", "a", "z"], times=t(7, 7, 7))
+    assert s.keys() == ["a", "b", "y", "z"]
+    x, keys = np.array([1.0, 2.0, 6.0, 7.0, 8.0]), np.array(["a", "b", "y", "a", "z"], dtype=object)
+    want = batch(x, keys, t(5, 5, 7, 7, 7), {"halflife": "1h"})
+    for key in ("a", "b", "y", "z"):
+        last = np.flatnonzero(keys == key)[-1]
+        got = s.get(key)
+        assert all(same_bits(got[st_], want[st_][last]) for st_ in STATS)
