@@ -565,10 +565,12 @@ class _KeyIndex:
 
     A hashed ``pd.Index`` of the keys as of the last rebuild, and a dict of
     the keys added since (inserting into an Index would rehash it all).
-    Rows that miss the Index are looked up in the dict; when those lookups
-    add up to the number of keys, the Index is rebuilt with every key, so
-    a rebuild costs no more than the lookups it saves (and the key set of a
-    settled stream is one Index, one probe per row).  The ``ewm`` group of
+    Rows that miss the Index are looked up in the dict.  The Index is rebuilt
+    with every key when those lookups add up to the number of keys (a
+    rebuild costs no more than the lookups it saves) or when the dict holds
+    more keys than the Index (so the Index at least doubles: rebuilds cost
+    O(1) per key added); the key set of a settled stream is one Index, one
+    probe per row.  The ``ewm`` group of
     ``bench/`` measures :meth:`EWMStream.update` over many keys.
     """
 
@@ -584,6 +586,8 @@ class _KeyIndex:
 
     def lookup(self, arr: np.ndarray) -> np.ndarray:
         """The slot of each of ``arr`` (int64 or object array of keys); -1 where none."""
+        if len(self._recent) > len(self._base):  # more recent keys than indexed ones: the Index at least doubles
+            self._rebuild()
         slots = self._base_slots(arr)
         if self._recent:
             miss = np.flatnonzero(slots < 0)
