@@ -238,12 +238,13 @@ class EWM:
                                       accepted=("com", "span", "halflife", "alpha"))
             self._alpha = a
             self._log_beta = math.log1p(-a) if a < 1.0 else -math.inf
-            self._deltas = np.ones(n)
+            self._deltas = None  # a regular grid: every row one step after the previous
             self._count_missing = not self._ignore_na
         self._times = times is not None
 
     # ------------------------------------------------------------ helpers
-    def _cov_lanes(self, x: np.ndarray, y: np.ndarray, biased: bool) -> np.ndarray:
+    def _cov_lanes(self, x: np.ndarray, y: np.ndarray | None, biased: bool) -> np.ndarray:
+        """The EW covariance of the lanes x and y (y None: the variance of x)."""
         out = np.empty(x.shape)
         _kcov.ewm_cov(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
                       self._adjust, self._count_missing, self._min_periods, biased)
@@ -301,7 +302,7 @@ class EWM:
         array([0.        , 0.88888889, 0.48979592])
         """
         biased = _checks.check_bool("bias", bias)
-        return self._wrap(self._cov_lanes(self._lanes, self._lanes, biased))
+        return self._wrap(self._cov_lanes(self._lanes, None, biased))
 
     def std(self, bias: bool = False) -> Any:
         """The EW standard deviation: √:meth:`var`.
@@ -313,7 +314,8 @@ class EWM:
         array([0.        , 0.94280904])
         """
         biased = _checks.check_bool("bias", bias)
-        return self._wrap(np.sqrt(self._cov_lanes(self._lanes, self._lanes, biased)))
+        out = self._cov_lanes(self._lanes, None, biased)
+        return self._wrap(np.sqrt(out, out=out))
 
     def _pairs(self, other: Any) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], Any]]:
         """(x, y lanes of equal shape, wrap) for a binary statistic; other=None: every pair of own series."""

@@ -2,12 +2,15 @@
 
 One series at a time, in float64: x of shape (k, n), C-contiguous, one series
 per row.  The decay between two rows is β^δ with δ = ``deltas[i]`` (1 for
-equally spaced rows, Δt / halflife with times, β = ½ then); a missing row (NaN
-or ±inf) adds its δ to the gap since the last observation unless
-``count_missing`` is off (pandas' ``ignore_na=True`` without times).  The
-weight of an observation is β^(gap since it), computed once per observation as
-exp(gap · ln β), so the weights follow the times exactly, across missing rows
-too.
+equally spaced rows, ``deltas`` None; Δt / halflife with times, β = ½ then); a
+missing row (NaN or ±inf) adds its δ to the gap since the last observation
+unless ``count_missing`` is off (pandas' ``ignore_na=True`` without times).
+The weight of an observation is β^(gap since it), computed once per
+observation as exp(gap · ln β), so the weights follow the times exactly,
+across missing rows too.
+
+Every mean is the one decay step of :func:`.ewa_mean.step`,
+mean ← keep·mean + weight·x, with the coefficients of :func:`mean_coefficients`.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import math
 
 import numpy as np
 
-from ._common import jit
-from .ewa_mean import finite
+from ._common import fma, jit
+from .ewa_mean import finite, step
 
 
 @jit
@@ -43,31 +46,41 @@ def gap_after(gap: float, delta: float, started: bool, observed: bool, count_mis
 
 
 @jit
-def mean_step(mean, old_wt, cur, gap, log_beta, alpha, adjust, times):
-    """(mean, W) after the observation ``cur``, the last one ``gap`` decay units ago.
+def mean_coefficients(f, old_wt, gap, log_beta, alpha, adjust, times):
+    """(keep, weight, W): the step mean ← keep·mean + weight·x of an observation, the past decayed by f.
 
     With ``adjust``, the weighted mean Σ β^gap_i·x_i / Σ β^gap_i: with W the
     weight of the past and the new observation weighing 1::
 
-        W ← β^gap·W,  mean ← (W·mean + x) / (W + 1),  W ← W + 1
+        W' = f·W + 1,  keep = f·W / W',  weight = 1 / W'
 
-    Without, pandas' recursion mean ← (f·mean + α·x) / (f + α), f = β^gap;
+    (W depends on the gaps only, so on a regular series it reaches its fixed
+    point and the coefficients stop changing).  Without, pandas' recursion
+    mean ← (f·mean + α·x) / (f + α): keep = f / (f + α), weight = α / (f + α);
     with ``times`` mean ← f·mean + (1 − f)·x (1 − f as −expm1(gap·ln β)), the
     new value weighing what the past lost over the gap.  Both are
-    mean ← β·mean + α·x for a gap of one row.  The mean is not touched when
-    it already equals x (exact on a constant series).
+    mean ← β·mean + α·x for a gap of one row.
     """
-    f = decay(log_beta, 1.0 - alpha, gap)
     if adjust:
-        old_wt *= f
-        if mean != cur:
-            mean = (old_wt * mean + cur) / (old_wt + 1.0)
-        return mean, old_wt + 1.0
+        new_wt = fma(f, old_wt, 1.0)
+        weight = 1.0 / new_wt
+        return f * old_wt * weight, weight, new_wt
+    if times:
+        return f, (-math.expm1(gap * log_beta) if f > 0.0 else 1.0), old_wt
+    total = f + alpha
+    return f / total, alpha / total, old_wt
+
+
+@jit
+def mean_step(mean, old_wt, cur, gap, log_beta, alpha, adjust, times):
+    """(mean, W) after the observation ``cur``, the last one ``gap`` decay units ago (:func:`mean_coefficients`).
+
+    The mean is not touched when it already equals x (exact on a constant series).
+    """
+    keep, weight, old_wt = mean_coefficients(decay(log_beta, 1.0 - alpha, gap), old_wt, gap, log_beta, alpha,
+                                             adjust, times)
     if mean != cur:
-        if times:
-            mean = f * mean + (-math.expm1(gap * log_beta) if f > 0.0 else 1.0) * cur
-        else:
-            mean = (f * mean + alpha * cur) / (f + alpha)
+        mean = step(mean, cur, weight, keep)
     return mean, old_wt
 
 
@@ -114,7 +127,7 @@ def mean_sum_row(cur, delta, value, started, old_wt, nobs, gap, log_beta, alpha,
             if normalize:
                 value, old_wt = mean_step(value, old_wt, cur, gap, log_beta, alpha, adjust, times)
             else:
-                value = decay(log_beta, 1.0 - alpha, gap) * value + cur
+                value = step(value, cur, 1.0, decay(log_beta, 1.0 - alpha, gap))
             gap = 0.0
             result = value
         elif not (normalize or hold):
@@ -127,24 +140,70 @@ def mean_sum_row(cur, delta, value, started, old_wt, nobs, gap, log_beta, alpha,
 
 
 @jit
+def regular_run(x, out, i, mean, old_wt, alpha, adjust):
+    """Rows i, i+1, … of a started series on a regular grid, while every row is observed: (stop row, mean, W).
+
+    Each row is the observation one row after the last (gap 1, f = β): the
+    operations of :func:`mean_sum_row` on it, without its branches; once W
+    has reached its fixed point the coefficients are computed no more, and the
+    loop is the bare recursion mean ← fma(keep, mean, weight·x) (``bench/ewm.py``,
+    case ``mean-1d-bound``).
+    """
+    n = x.shape[0]
+    beta = 1.0 - alpha
+    while i < n:
+        cur = x[i]
+        if not finite(cur):
+            return i, mean, old_wt
+        keep, weight, new_wt = mean_coefficients(beta, old_wt, 1.0, 0.0, alpha, adjust, False)
+        if mean != cur:
+            mean = step(mean, cur, weight, keep)
+        out[i] = mean
+        i += 1
+        if new_wt == old_wt:
+            break
+        old_wt = new_wt
+    while i < n:  # W at its fixed point: keep and weight stay as they are
+        cur = x[i]
+        if not finite(cur):
+            break
+        if mean != cur:
+            mean = step(mean, cur, weight, keep)
+        out[i] = mean
+        i += 1
+    return i, mean, old_wt
+
+
+@jit
 def ewm_mean_sum(x, out, deltas, slot, nkeys, log_beta, alpha, adjust, times, count_missing, hold, min_periods,
                  normalize):
     """pandas' EW mean (``normalize``) or sum of each row of ``x`` (k, n) into ``out``: :func:`mean_sum_row`.
 
-    ``slot`` None: each row of x is one series.  Otherwise each key
-    (``slot[i]`` in 0 … nkeys − 1) is its own series with its own state, in
-    row order, and a row of negative slot is NaN.  Output NaN while fewer than
-    ``min_periods`` observations.
+    ``deltas`` None: every row one step after the previous one (a regular
+    grid: the mean runs :func:`regular_run` wherever it can).  ``slot`` None:
+    each row of x is one series.  Otherwise each key (``slot[i]`` in
+    0 … nkeys − 1) is its own series with its own state, in row order, and a
+    row of negative slot is NaN.  Output NaN while fewer than ``min_periods``
+    observations.
     """
     k, n = x.shape
     if slot is None:  # one series per row, its state in registers (no per-key arrays on the hot path)
         for j in range(k):
             value, started, old_wt, nobs, gap = np.nan, False, 1.0, 0, 0.0
-            for i in range(n):
+            i = 0
+            while i < n:
+                if deltas is None and normalize and started and gap == 0.0 and nobs >= min_periods:
+                    stop, value, old_wt = regular_run(x[j], out[j], i, value, old_wt, alpha, adjust)
+                    nobs += stop - i
+                    i = stop
+                    if i == n:
+                        break
+                delta = 1.0 if deltas is None else deltas[i]
                 value, started, old_wt, nobs, gap, result = mean_sum_row(
-                    x[j, i], deltas[i], value, started, old_wt, nobs, gap, log_beta, alpha, adjust, times,
+                    x[j, i], delta, value, started, old_wt, nobs, gap, log_beta, alpha, adjust, times,
                     count_missing, hold, normalize)
                 out[j, i] = result if nobs >= min_periods else np.nan
+                i += 1
         return
     values = np.empty(nkeys)
     starts = np.empty(nkeys, dtype=np.bool_)
@@ -162,10 +221,12 @@ def ewm_mean_sum(x, out, deltas, slot, nkeys, log_beta, alpha, adjust, times, co
             if s < 0:
                 out[j, i] = np.nan
                 continue
+            delta = 1.0 if deltas is None else deltas[i]
             values[s], starts[s], old_wts[s], nobss[s], gaps[s], result = mean_sum_row(
-                x[j, i], deltas[i], values[s], starts[s], old_wts[s], nobss[s], gaps[s], log_beta, alpha, adjust,
+                x[j, i], delta, values[s], starts[s], old_wts[s], nobss[s], gaps[s], log_beta, alpha, adjust,
                 times, count_missing, hold, normalize)
             out[j, i] = result if nobss[s] >= min_periods else np.nan
 
 
-__all__ = ["decay", "gap_after", "mean_step", "key_gaps", "mean_sum_row", "ewm_mean_sum"]
+__all__ = ["decay", "gap_after", "mean_coefficients", "mean_step", "key_gaps", "mean_sum_row", "regular_run",
+           "ewm_mean_sum"]
