@@ -75,13 +75,14 @@ def mean_coefficients(f, old_wt, gap, log_beta, alpha, adjust, times):
 def mean_step(mean, old_wt, cur, gap, log_beta, alpha, adjust, times):
     """(mean, W) after the observation ``cur``, the last one ``gap`` decay units ago (:func:`mean_coefficients`).
 
-    The mean is not touched when it already equals x (exact on a constant series).
+    One fused multiply-add on the chain from mean to mean, unguarded: on a
+    constant series keep + weight = 1 to an ulp, so the mean stays within an
+    ulp or two of the constant (a guard ``mean != x`` would put a select on
+    that chain: ``bench/ewm.py``, case ``mean-1d-bound``).
     """
     keep, weight, old_wt = mean_coefficients(decay(log_beta, 1.0 - alpha, gap), old_wt, gap, log_beta, alpha,
                                              adjust, times)
-    if mean != cur:
-        mean = step(mean, cur, weight, keep)
-    return mean, old_wt
+    return step(mean, cur, weight, keep), old_wt
 
 
 @jit
@@ -156,8 +157,7 @@ def regular_run(x, out, i, mean, old_wt, alpha, adjust):
         if not finite(cur):
             return i, mean, old_wt
         keep, weight, new_wt = mean_coefficients(beta, old_wt, 1.0, 0.0, alpha, adjust, False)
-        if mean != cur:
-            mean = step(mean, cur, weight, keep)
+        mean = step(mean, cur, weight, keep)
         out[i] = mean
         i += 1
         if new_wt == old_wt:
@@ -167,8 +167,7 @@ def regular_run(x, out, i, mean, old_wt, alpha, adjust):
         cur = x[i]
         if not finite(cur):
             break
-        if mean != cur:
-            mean = step(mean, cur, weight, keep)
+        mean = step(mean, cur, weight, keep)
         out[i] = mean
         i += 1
     return i, mean, old_wt
