@@ -140,13 +140,14 @@ def _times(times: Any, n: int, frame: Any) -> tuple[pd.DatetimeIndex, str]:
     return t, t.unit
 
 
-def _time_deltas(t: pd.DatetimeIndex, unit_ticks: float, slot: np.ndarray, nkeys: int,
+def _time_deltas(t: pd.DatetimeIndex, unit_ticks: float, slot: np.ndarray | None, nkeys: int,
                  uniques: Any) -> np.ndarray:
-    """Each row's time since its key's previous row, in halflives; ValueError if a key's times go back."""
+    """Each row's time since its key's previous row (slot None: one key), in halflives; ValueError if a key's
+    times go back."""
     deltas = np.empty(len(t))
     i = _kernel.key_gaps(t.asi8, slot, nkeys, unit_ticks, deltas)
     if i >= 0:
-        prev = np.flatnonzero(slot[:i] == slot[i])[-1]
+        prev = i - 1 if slot is None else np.flatnonzero(slot[:i] == slot[i])[-1]
         within = "" if uniques is None else " within each key of by"
         key = "" if uniques is None else f" (key {uniques[slot[i]]!r})"
         raise ValueError(f"times must be non-decreasing{within}, got {t[i]} at position {i} after {t[prev]}{key}")
@@ -214,8 +215,8 @@ class EWM:
         self._axis = axis
         self._lanes, self._wrap, self._index = _data(obj, axis)
         n = self._lanes.shape[1]
-        slot, self._nkeys, uniques = (np.zeros(n, dtype=np.int64), 1, None) if by is None else _keys(by, n, frame)
-        self._slot = None if by is None else slot  # None: the kernels' one-series loop
+        # slot None: the kernels' one-series loop
+        self._slot, self._nkeys, uniques = (None, 1, None) if by is None else _keys(by, n, frame)
         if times is not None:
             others = [k for k, v in dict(com=com, span=span, alpha=alpha).items() if v is not None]
             if others:
@@ -226,7 +227,7 @@ class EWM:
             if not isinstance(halflife, _TIME_SPANS):
                 raise ValueError(f"halflife must be a time span such as '2D' when times is given, got {halflife!r}")
             t, unit = _times(times, n, frame)
-            self._deltas = _time_deltas(t, _halflife_ticks(halflife, unit), slot, self._nkeys, uniques)
+            self._deltas = _time_deltas(t, _halflife_ticks(halflife, unit), self._slot, self._nkeys, uniques)
             self._log_beta = math.log(0.5)
             self._alpha = 0.5
             self._count_missing = True  # a gap is the time between observations, missing rows or not
@@ -354,11 +355,6 @@ class EWM:
             return np.ascontiguousarray(cube)
         return wrap
 
-    @staticmethod
-    def _joint(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        both = np.isfinite(x) & np.isfinite(y)
-        return np.where(both, x, np.nan), np.where(both, y, np.nan)
-
     def cov(self, other: Any = None, bias: bool = False) -> Any:
         r"""The EW covariance with ``other`` over the rows where both are observed (pandas' ``ewm().cov()``).
 
@@ -389,16 +385,10 @@ class EWM:
         array([     nan, 1.      , 0.982821, 0.977802])
         """
         x, y, wrap = self._pairs(other)
-        xj, yj = self._joint(x, y)
-        cov = self._cov_lanes(x, y, True)
-        vx = self._cov_lanes(xj, xj, True)
-        vy = self._cov_lanes(yj, yj, True)
-        with np.errstate(all="ignore"):
-            prod = vx * vy
-            root = np.sqrt(prod)
-            root[prod < 0] = 0.0
-            result = cov / root
-        return wrap(result)
+        out = np.empty(x.shape)
+        _kcov.ewm_corr(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
+                       self._adjust, self._count_missing, self._min_periods)
+        return wrap(out)
 
 
 def ewm(obj: Any, com: Any = None, span: Any = None, halflife: Any = None, alpha: Any = None, *,

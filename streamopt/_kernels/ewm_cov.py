@@ -60,7 +60,19 @@ def cov_moments(cx, cy, weight, keep, kw, mx, my, c):
     """
     dx = cx - mx
     dy = cy - my
-    return fma(weight, dx, mx), fma(weight, dy, my), fma(keep, c, kw * dx * dy)
+    return moved(mx, weight, dx), moved(my, weight, dy), co_moment(c, keep, kw, dx, dy)
+
+
+@jit
+def moved(m, weight, d):
+    """A weighted mean m after an observation d = x − m away from it: m + weight·d (exactly m for d = 0)."""
+    return fma(weight, d, m)
+
+
+@jit
+def co_moment(c, keep, kw, dx, dy):
+    """A biased co-moment c after an observation dx, dy away from the old means: keep·c + kw·dx·dy."""
+    return fma(keep, c, kw * dx * dy)
 
 
 @jit
@@ -230,5 +242,89 @@ def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missi
                          else np.nan)
 
 
-__all__ = ["cov_weights", "cov_moments", "cov_step", "unbiased_factor", "cov_value", "cov_row", "regular_cov",
+@jit(inline="always")
+def corr_row(cx, cy, delta, started, wt, mx, my, cxx, cyy, cxy, nobs, gap, log_beta, alpha, new_wt, adjust,
+             count_missing):
+    """One row of :func:`ewm_corr`: the state (started, W, x̄, ȳ, cxx, cyy, cxy, nobs, gap) after it.
+
+    The biased variances and covariance of :func:`cov_row` (the same weights
+    and updates, :func:`cov_weights`, :func:`moved`, :func:`co_moment`), in one pass.
+    """
+    obs = finite(cx) and finite(cy)
+    nobs += 1 if obs else 0
+    gap = gap_after(gap, delta, started, obs, count_missing)
+    if started:
+        if obs:
+            f = decay(log_beta, 1.0 - alpha, gap)
+            wt, _, _, keep, weight, kw = cov_weights(f, new_wt, adjust, wt, 0.0, 0.0)
+            dx = cx - mx
+            dy = cy - my
+            mx = moved(mx, weight, dx)
+            my = moved(my, weight, dy)
+            cxx = co_moment(cxx, keep, kw, dx, dx)
+            cyy = co_moment(cyy, keep, kw, dy, dy)
+            cxy = co_moment(cxy, keep, kw, dx, dy)
+            gap = 0.0
+    elif obs:
+        mx = cx
+        my = cy
+        started = True
+    return started, wt, mx, my, cxx, cyy, cxy, nobs, gap
+
+
+@jit
+def corr_value(cxx, cyy, cxy):
+    """cxy / √(cxx·cyy): NaN where a variance is 0 (then cxy is 0 too)."""
+    return cxy / np.sqrt(cxx * cyy)
+
+
+@jit
+def ewm_corr(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missing, min_periods):
+    """pandas' EW correlation of the rows of ``x`` and ``y`` (k, n) into ``out``, in one pass (:func:`corr_row`).
+
+    The variances and the covariance are all over the rows where both values
+    are observed; ``deltas``, ``slot`` as in :func:`ewm_cov`.
+    """
+    k, n = x.shape
+    new_wt = 1.0 if adjust else alpha
+    if slot is None:
+        for j in range(k):
+            started, wt, mx, my, cxx, cyy, cxy, nobs, gap = False, 1.0, np.nan, np.nan, 0.0, 0.0, 0.0, 0, 0.0
+            for i in range(n):
+                started, wt, mx, my, cxx, cyy, cxy, nobs, gap = corr_row(
+                    x[j, i], y[j, i], 1.0 if deltas is None else deltas[i], started, wt, mx, my, cxx, cyy, cxy,
+                    nobs, gap, log_beta, alpha, new_wt, adjust, count_missing)
+                out[j, i] = corr_value(cxx, cyy, cxy) if nobs >= min_periods else np.nan
+        return
+    starts = np.empty(nkeys, dtype=np.bool_)
+    wts = np.empty(nkeys)
+    mxs = np.empty(nkeys)
+    mys = np.empty(nkeys)
+    cxxs = np.empty(nkeys)
+    cyys = np.empty(nkeys)
+    cxys = np.empty(nkeys)
+    nobss = np.empty(nkeys, dtype=np.int64)
+    gaps = np.empty(nkeys)
+    for j in range(k):
+        starts[:] = False
+        wts[:] = 1.0
+        mxs[:] = np.nan
+        mys[:] = np.nan
+        cxxs[:] = 0.0
+        cyys[:] = 0.0
+        cxys[:] = 0.0
+        nobss[:] = 0
+        gaps[:] = 0.0
+        for i in range(n):
+            s = slot[i]
+            if s < 0:
+                out[j, i] = np.nan
+                continue
+            starts[s], wts[s], mxs[s], mys[s], cxxs[s], cyys[s], cxys[s], nobss[s], gaps[s] = corr_row(
+                x[j, i], y[j, i], 1.0 if deltas is None else deltas[i], starts[s], wts[s], mxs[s], mys[s],
+                cxxs[s], cyys[s], cxys[s], nobss[s], gaps[s], log_beta, alpha, new_wt, adjust, count_missing)
+            out[j, i] = corr_value(cxxs[s], cyys[s], cxys[s]) if nobss[s] >= min_periods else np.nan
+
+
+__all__ = ["cov_weights", "cov_moments", "moved", "co_moment", "corr_row", "corr_value", "ewm_corr", "cov_step", "unbiased_factor", "cov_value", "cov_row", "regular_cov",
            "ewm_cov"]
