@@ -268,11 +268,11 @@ class EWM:
         self._times = times is not None
 
     # ------------------------------------------------------------ helpers
-    def _cov_lanes(self, x: np.ndarray, y: np.ndarray | None, biased: bool) -> np.ndarray:
-        """The EW covariance of the lanes x and y (y None: the variance of x)."""
+    def _cov_lanes(self, x: np.ndarray, y: np.ndarray | None, biased: bool, root: bool = False) -> np.ndarray:
+        """The EW covariance of the lanes x and y (y None: the variance of x; ``root``: its square root)."""
         out = np.empty(x.shape)
         _kcov.ewm_cov(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
-                      self._adjust, self._count_missing, self._min_periods, biased)
+                      self._adjust, self._count_missing, self._min_periods, biased, root)
         return out
 
     # ------------------------------------------------------------ statistics
@@ -339,8 +339,7 @@ class EWM:
         array([0.        , 0.94280904])
         """
         biased = _checks.check_bool("bias", bias)
-        out = self._cov_lanes(self._lanes, None, biased)
-        return self._wrap(np.sqrt(out, out=out))
+        return self._wrap(self._cov_lanes(self._lanes, None, biased, root=True))
 
     def _pairs(self, other: Any) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], Any]]:
         """(x, y lanes of equal shape, wrap) for a binary statistic; other=None: every pair of own series."""

@@ -133,6 +133,12 @@ def cov_row(cx, cy, delta, started, wt, s2, den, mx, my, c, nobs, gap, log_beta,
     return started, wt, s2, den, mx, my, c, nobs, gap
 
 
+@jit
+def shown(value, root):
+    """The value, or its square root with ``root`` (a variance never negative: no NaN from the root)."""
+    return np.sqrt(value) if root else value
+
+
 @jit(inline="always")
 def pair(x, y, j, i):
     """(x[j, i], y[j, i]); y None: (x[j, i], x[j, i])."""
@@ -143,7 +149,7 @@ def pair(x, y, j, i):
 
 
 @jit
-def regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, biased):
+def regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, biased, root):
     """Rows i, i+1, … of started series j on a regular grid, while every row is observed: the stop row and state.
 
     Each row is the observation one row after the last (f = β): the
@@ -161,7 +167,7 @@ def regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, 
             return i, wt, s2, den, mx, my, c
         wt1, s21, den1, keep, weight, kw = cov_weights(f, new_wt, adjust, wt, s2, den)
         mx, my, c = cov_moments(cx, cy, weight, keep, kw, mx, my, c)
-        out[j, i] = cov_value(c, wt1, s21, den1, biased)
+        out[j, i] = shown(cov_value(c, wt1, s21, den1, biased), root)
         i += 1
         if wt1 == wt and s21 == s2 and den1 == den:
             break
@@ -172,14 +178,16 @@ def regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, 
         if not (finite(cx) and finite(cy)):
             break
         mx, my, c = cov_moments(cx, cy, weight, keep, kw, mx, my, c)
-        out[j, i] = c * factor
+        out[j, i] = shown(c * factor, root)
         i += 1
     return i, wt, s2, den, mx, my, c
 
 
 @jit
-def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missing, min_periods, biased):
+def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missing, min_periods, biased, root):
     """pandas' EW covariance of the rows of ``x`` and ``y`` (k, n) into ``out`` (k, n); var with y None.
+
+    ``root``: the square root of each value (the standard deviation), in the same pass.
 
     A new observation weighs 1 (``adjust``) or α (:func:`cov_row`).
     ``deltas`` None: a regular grid (:func:`regular_cov` wherever it can).
@@ -198,7 +206,7 @@ def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missi
             while i < n:
                 if deltas is None and started and gap == 0.0 and nobs >= min_periods:
                     stop, wt, s2, den, mx, my, c = regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha,
-                                                               new_wt, adjust, biased)
+                                                               new_wt, adjust, biased, root)
                     nobs += stop - i
                     i = stop
                     if i == n:
@@ -207,7 +215,7 @@ def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missi
                 started, wt, s2, den, mx, my, c, nobs, gap = cov_row(
                     cx, cy, 1.0 if deltas is None else deltas[i], started, wt, s2, den, mx, my, c, nobs, gap,
                     log_beta, alpha, new_wt, adjust, count_missing)
-                out[j, i] = cov_value(c, wt, s2, den, biased) if nobs >= min_periods else np.nan
+                out[j, i] = shown(cov_value(c, wt, s2, den, biased), root) if nobs >= min_periods else np.nan
                 i += 1
         return
     starts = np.empty(nkeys, dtype=np.bool_)
@@ -238,7 +246,7 @@ def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missi
             starts[s], wts[s], s2s[s], dens[s], mxs[s], mys[s], cs[s], nobss[s], gaps[s] = cov_row(
                 cx, cy, 1.0 if deltas is None else deltas[i], starts[s], wts[s], s2s[s], dens[s], mxs[s],
                 mys[s], cs[s], nobss[s], gaps[s], log_beta, alpha, new_wt, adjust, count_missing)
-            out[j, i] = (cov_value(cs[s], wts[s], s2s[s], dens[s], biased) if nobss[s] >= min_periods
+            out[j, i] = (shown(cov_value(cs[s], wts[s], s2s[s], dens[s], biased), root) if nobss[s] >= min_periods
                          else np.nan)
 
 
@@ -326,5 +334,5 @@ def ewm_corr(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_miss
             out[j, i] = corr_value(cxxs[s], cyys[s], cxys[s]) if nobss[s] >= min_periods else np.nan
 
 
-__all__ = ["cov_weights", "cov_moments", "moved", "co_moment", "corr_row", "corr_value", "ewm_corr", "cov_step", "unbiased_factor", "cov_value", "cov_row", "regular_cov",
+__all__ = ["cov_weights", "cov_moments", "moved", "co_moment", "corr_row", "corr_value", "ewm_corr", "cov_step", "unbiased_factor", "cov_value", "cov_row", "shown", "pair", "regular_cov",
            "ewm_cov"]
