@@ -118,6 +118,25 @@ def advance_across(x, v, alpha, beta, skipna: bool):
 
 
 @jit
+def bare_run(x, out, i, v, weight, keep):
+    """out[i], out[i+1], … = V ← :func:`step` (V, x, weight, keep) while x is observed: (the stop index, V).
+
+    The bare recursion, one fused multiply-add per value on the chain (the
+    floor of ``bench/ewm.py``'s case ``mean-1d-bound``) and a branch on each
+    value, never mispredicted on clean data.
+    """
+    n = x.shape[0]
+    while i < n:
+        xi = x[i]
+        if not finite(xi):
+            break
+        v = step(v, xi, weight, keep)
+        out[i] = v
+        i += 1
+    return i, v
+
+
+@jit
 def ewa_series(x, out, v, count: int, params):
     """One series: the 1-D ``x`` into ``out`` (any strides) from state (``v``, ``count``); returns the new state.
 
@@ -147,13 +166,7 @@ def ewa_series(x, out, v, count: int, params):
         i += 1
     if not (correct and b_q != 0.0):  # corrected(v, ...) is v from here on
         first = i
-        while i < n:
-            xi = x[i]
-            if not finite(xi):
-                break
-            v = step(v, xi, alpha, beta)
-            out[i] = v
-            i += 1
+        i, v = bare_run(x, out, i, v, alpha, beta)
         if i > first:
             total = q * BLOCK + r + (i - first)
             q, r = total >> SHIFT, total & MASK
@@ -393,4 +406,4 @@ def ewa_lanes_parallel(x, out, v, count, params) -> None:
 
 __all__ = ["ALPHA", "BETA", "CORRECT", "SKIPNA", "TABLE", "PARAMS_SIZE", "fill_params", "unpack", "step",
            "MAX_SPREAD", "divisors", "finite", "observes", "advance", "advance_across", "counted",
-           "ewa_series", "emit", "rows_counted", "ewa_rows", "ewa_lanes", "ewa_lanes_parallel"]
+           "bare_run", "ewa_series", "emit", "rows_counted", "ewa_rows", "ewa_lanes", "ewa_lanes_parallel"]

@@ -20,7 +20,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ._common import fma, jit
-from .ewa_mean import finite, step
+from .ewa_mean import bare_run, finite, step
 
 #: ln 2 split in two (fdlibm's): k·LN2_HI is exact for the k of :func:`exp_parts`.
 LN2_HI = 6.93147180369123816490e-01
@@ -282,13 +282,7 @@ def regular_run(x, out, i, mean, old_wt, alpha, adjust):
         if new_wt == old_wt:
             break
         old_wt = new_wt
-    while i < n:  # W at its fixed point: keep and weight stay as they are
-        cur = x[i]
-        if not finite(cur):
-            break
-        mean = step(mean, cur, weight, keep)
-        out[i] = mean
-        i += 1
+    i, mean = bare_run(x, out, i, mean, weight, keep)  # W at its fixed point: keep and weight stay as they are
     return i, mean, old_wt
 
 
@@ -352,5 +346,5 @@ def ewm_mean_sum(x, out, deltas, slot, nkeys, log_beta, alpha, adjust, times, co
 
 
 __all__ = ["LN2_HI", "LN2_LO", "INV_LN2", "BLOCK", "pow2", "exp_parts", "decay_parts", "decay", "gap_after",
-           "mean_coefficients", "mean_step", "key_gaps", "mean_sum_row", "mean_sum_apply", "decay_block", "timed_series",
-           "regular_run", "ewm_mean_sum"]
+           "mean_coefficients", "mean_step", "key_gaps", "mean_sum_row", "mean_sum_apply", "decay_block",
+           "timed_series", "regular_run", "ewm_mean_sum"]

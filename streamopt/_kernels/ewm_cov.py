@@ -334,5 +334,5 @@ def ewm_corr(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_miss
             out[j, i] = corr_value(cxxs[s], cyys[s], cxys[s]) if nobss[s] >= min_periods else np.nan
 
 
-__all__ = ["cov_weights", "cov_moments", "moved", "co_moment", "corr_row", "corr_value", "ewm_corr", "cov_step", "unbiased_factor", "cov_value", "cov_row", "shown", "pair", "regular_cov",
-           "ewm_cov"]
+__all__ = ["cov_weights", "cov_moments", "moved", "co_moment", "cov_step", "unbiased_factor", "cov_value", "cov_row",
+           "shown", "pair", "regular_cov", "ewm_cov", "corr_row", "corr_value", "ewm_corr"]
