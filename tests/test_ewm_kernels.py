@@ -99,14 +99,17 @@ def test_regular_mean_run_is_the_row_function(adjust, ignore_na, nan, alpha, min
 
 @pytest.mark.parametrize("adjust", [True, False])
 @pytest.mark.parametrize("nan", [False, True])
-def test_timed_mean_blocks_are_the_row_function(adjust, nan):
+@pytest.mark.parametrize("min_periods", [0, 4])
+def test_timed_mean_blocks_are_the_row_function(adjust, nan, min_periods):
     n = 2500  # more than one block of factors
     x = _data(n, 3, nan)
+    if nan:
+        x[:3] = np.nan
     gaps = np.random.default_rng(4).exponential(90.0, n).astype(np.int64)
     times = pd.DatetimeIndex(np.datetime64("2024-01-01", "ns") + np.cumsum(gaps).astype("timedelta64[s]"))
-    got = streamopt.ewm(x, halflife="1h", times=times, adjust=adjust).mean()
+    got = streamopt.ewm(x, halflife="1h", times=times, adjust=adjust, min_periods=min_periods).mean()
     deltas = np.concatenate([[0.0], np.diff(times.asi8) / 3.6e12])
-    want = _rows_mean(x, deltas, 0.5, adjust, True, True, 1)
+    want = _rows_mean(x, deltas, 0.5, adjust, True, True, max(min_periods, 1))
     np.testing.assert_array_equal(_bits(got), _bits(want))
 
 

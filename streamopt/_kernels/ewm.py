@@ -246,7 +246,21 @@ def timed_series(x, out, deltas, log_beta, alpha, adjust, times, count_missing, 
     for b0 in range(0, n, BLOCK):
         b1 = min(n, b0 + BLOCK)
         decay_block(deltas[b0:b1], fs, losts, log_beta, beta, alpha)
-        for i in range(b0, b1):
+        i = b0
+        while i < b1:
+            if normalize and started and gap == 0.0 and nobs >= min_periods:
+                # observed rows after an observed row: each row's gap is its step (mean_step, without branches)
+                start = i
+                while i < b1:
+                    cur = x[i]
+                    if not finite(cur):
+                        break
+                    value, old_wt = mean_step(value, old_wt, cur, fs[i - b0], losts[i - b0], alpha, adjust, times)
+                    out[i] = value
+                    i += 1
+                nobs += i - start
+                if i == b1:
+                    break
             cur = x[i]
             obs = finite(cur)
             gap = gap_after(gap, deltas[i], started, obs, count_missing)
@@ -257,6 +271,7 @@ def timed_series(x, out, deltas, log_beta, alpha, adjust, times, count_missing, 
             value, started, old_wt, nobs, gap, result = mean_sum_apply(
                 cur, obs, f, lost, value, started, old_wt, nobs, gap, alpha, adjust, times, hold, normalize)
             out[i] = result if nobs >= min_periods else np.nan
+            i += 1
 
 
 @jit
