@@ -109,7 +109,8 @@ def _data(obj: Any, axis: Any, name: str = "obj") -> tuple[np.ndarray, Callable[
     if not -lanes.ndim <= ax < lanes.ndim:
         raise ValueError(f"axis must be in [{-lanes.ndim}, {lanes.ndim}) for {lanes.ndim}-D input, got {axis!r}")
     if lanes.ndim == 1:
-        return np.ascontiguousarray(lanes, dtype=np.float64).reshape(1, -1), lambda r: r[0], None  # no copy: read only
+        # a view where it can be (``bench/ewm.py``, case ``mean-1d-bound``): the kernels only read it
+        return np.ascontiguousarray(lanes, dtype=np.float64).reshape(1, -1), lambda r: r[0], None
     if ax % 2 == 0:
         return np.ascontiguousarray(lanes.T, dtype=np.float64), lambda r: np.ascontiguousarray(r.T), None
     return np.ascontiguousarray(lanes, dtype=np.float64), lambda r: r, None
