@@ -123,7 +123,8 @@ def _data(obj: Any, axis: Any, name: str = "obj") -> tuple[np.ndarray, Callable[
     if not -lanes.ndim <= ax < lanes.ndim:
         raise ValueError(f"axis must be in [{-lanes.ndim}, {lanes.ndim}) for {lanes.ndim}-D input, got {axis!r}")
     if lanes.ndim == 1:
-        return np.array(lanes, dtype=np.float64, ndmin=2), lambda r: r[0], None
+        # a view where it can be (``bench/ewm.py``, case ``mean-1d-bound``): the kernels only read it
+        return np.ascontiguousarray(lanes, dtype=np.float64).reshape(1, -1), lambda r: r[0], None
     if ax % 2 == 0:
         return np.ascontiguousarray(lanes.T, dtype=np.float64), lambda r: np.ascontiguousarray(r.T), None
     return np.ascontiguousarray(lanes, dtype=np.float64), lambda r: r, None
@@ -154,13 +155,14 @@ def _times(times: Any, n: int, frame: Any) -> tuple[pd.DatetimeIndex, str]:
     return t, t.unit
 
 
-def _time_deltas(t: pd.DatetimeIndex, unit_ticks: float, slot: np.ndarray, nkeys: int,
+def _time_deltas(t: pd.DatetimeIndex, unit_ticks: float, slot: np.ndarray | None, nkeys: int,
                  uniques: Any) -> np.ndarray:
-    """Each row's time since its key's previous row, in halflives; ValueError if a key's times go back."""
+    """Each row's time since its key's previous row (slot None: one key), in halflives; ValueError if a key's
+    times go back."""
     deltas = np.empty(len(t))
     i = _kernel.key_gaps(t.asi8, slot, nkeys, unit_ticks, deltas)
     if i >= 0:
-        prev = np.flatnonzero(slot[:i] == slot[i])[-1]
+        prev = i - 1 if slot is None else np.flatnonzero(slot[:i] == slot[i])[-1]
         within = "" if uniques is None else " within each key of by"
         key = "" if uniques is None else f" (key {uniques[slot[i]]!r})"
         raise ValueError(f"times must be non-decreasing{within}, got {t[i]} at position {i} after {t[prev]}{key}")
@@ -179,12 +181,36 @@ def _keys(by: Any, n: int, frame: Any) -> tuple[np.ndarray, int, Any]:
         raise ValueError(f"by must be 1-D (one key per row), got shape {np.shape(by)}")
     if len(by) != n:
         raise ValueError(f"by must have one key per row ({n}), got {len(by)}")
+    dense = _dense_integer_keys(by, n)
+    if dense is not None:
+        return dense
     try:
         codes, uniques = pd.factorize(by if isinstance(by, (pd.Series, pd.Index, np.ndarray))
                                       else np.asarray(by, dtype=object), use_na_sentinel=True)
     except TypeError as exc:
         raise TypeError(f"by must hold hashable keys, got {excerpt(by)}: {exc}") from exc
     return np.ascontiguousarray(codes, dtype=np.int64), max(len(uniques), 1), uniques
+
+
+#: Integer keys spanning at most this many values (and at most 4 per row) are their own slots, key − min.
+DENSE_KEYS_MAX = 1 << 20
+
+
+def _dense_integer_keys(by: Any, n: int) -> tuple[np.ndarray, int, np.ndarray] | None:
+    """(key − min, the span, the keys of the span) for NumPy integer keys of a small span; else None.
+
+    A key's slot needs no hash table then (``bench/ewm.py``, case ``grouped``);
+    a slot no key has is never touched, so the results are those of
+    ``pandas.factorize``'s numbering.
+    """
+    values = by.to_numpy() if isinstance(by, (pd.Series, pd.Index)) else by
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "iu" or n == 0:
+        return None
+    lo, hi = int(values.min()), int(values.max())
+    span = hi - lo + 1
+    if span > min(DENSE_KEYS_MAX, 4 * n) or hi > np.iinfo(np.int64).max:
+        return None
+    return np.subtract(values.astype(np.int64, copy=False), lo), span, np.arange(lo, hi + 1)
 
 
 def _halflife_ticks(halflife: Any, unit: str) -> float:
@@ -246,8 +272,8 @@ class EWM:
             self._non_numeric = exc
             self._lanes, self._wrap, self._index = _data(_numeric_columns(obj), axis)
         n = self._lanes.shape[1]
-        slot, self._nkeys, uniques = (np.zeros(n, dtype=np.int64), 1, None) if by is None else _keys(by, n, frame)
-        self._slot = None if by is None else slot  # None: the kernels' one-series loop
+        # slot None: the kernels' one-series loop
+        self._slot, self._nkeys, uniques = (None, 1, None) if by is None else _keys(by, n, frame)
         if times is not None:
             others = [k for k, v in dict(com=com, span=span, alpha=alpha).items() if v is not None]
             if others:
@@ -258,7 +284,7 @@ class EWM:
             if not isinstance(halflife, _TIME_SPANS):
                 raise ValueError(f"halflife must be a time span such as '2D' when times is given, got {halflife!r}")
             t, unit = _times(times, n, frame)
-            self._deltas = _time_deltas(t, _halflife_ticks(halflife, unit), slot, self._nkeys, uniques)
+            self._deltas = _time_deltas(t, _halflife_ticks(halflife, unit), self._slot, self._nkeys, uniques)
             self._log_beta = math.log(0.5)
             self._alpha = 0.5
             self._count_missing = True  # a gap is the time between observations, missing rows or not
@@ -270,7 +296,7 @@ class EWM:
                                       accepted=("com", "span", "halflife", "alpha"))
             self._alpha = a
             self._log_beta = math.log1p(-a) if a < 1.0 else -math.inf
-            self._deltas = np.ones(n)
+            self._deltas = None  # a regular grid: every row one step after the previous
             self._count_missing = not self._ignore_na
         self._times = times is not None
 
@@ -304,10 +330,11 @@ class EWM:
         return EWM(np.zeros(len(index)), alpha=self._alpha, min_periods=self._min_periods, adjust=self._adjust,
                    ignore_na=self._ignore_na)
 
-    def _cov_lanes(self, x: np.ndarray, y: np.ndarray, biased: bool) -> np.ndarray:
+    def _cov_lanes(self, x: np.ndarray, y: np.ndarray | None, biased: bool, root: bool = False) -> np.ndarray:
+        """The EW covariance of the lanes x and y (y None: the variance of x; ``root``: its square root)."""
         out = np.empty(x.shape)
         _kcov.ewm_cov(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
-                      self._adjust, self._count_missing, self._min_periods, biased)
+                      self._adjust, self._count_missing, self._min_periods, biased, root)
         return out
 
     # ------------------------------------------------------------ statistics
@@ -365,7 +392,7 @@ class EWM:
         array([0.        , 0.88888889, 0.48979592])
         """
         biased = _checks.check_bool("bias", bias)
-        return self._wrap(self._cov_lanes(self._lanes, self._lanes, biased))
+        return self._wrap(self._cov_lanes(self._lanes, None, biased))
 
     @_numeric_only
     def std(self, bias: bool = False) -> Any:
@@ -378,7 +405,7 @@ class EWM:
         array([0.        , 0.94280904])
         """
         biased = _checks.check_bool("bias", bias)
-        return self._wrap(np.sqrt(self._cov_lanes(self._lanes, self._lanes, biased)))
+        return self._wrap(self._cov_lanes(self._lanes, None, biased, root=True))
 
     def _pairs(self, other: Any, pairwise: bool | None) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], Any]]:
         """Arrays (or an array-like ``other``): (x, y lanes of equal shape, wrap), series paired by position."""
@@ -413,17 +440,11 @@ class EWM:
         return wrap
 
     def _corr_lanes(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """cov(x, y) / √(var(x)·var(y)), the variances over the rows where both are observed."""
-        both = np.isfinite(x) & np.isfinite(y)
-        xj, yj = np.where(both, x, np.nan), np.where(both, y, np.nan)
-        cov = self._cov_lanes(x, y, True)
-        vx = self._cov_lanes(xj, xj, True)
-        vy = self._cov_lanes(yj, yj, True)
-        with np.errstate(all="ignore"):
-            prod = vx * vy
-            root = np.sqrt(prod)
-            root[prod < 0] = 0.0
-            return cov / root
+        """cov(x, y) / √(var(x)·var(y)), the variances over the rows where both are observed (one pass)."""
+        out = np.empty(x.shape)
+        _kcov.ewm_corr(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
+                       self._adjust, self._count_missing, self._min_periods)
+        return out
 
     def _binary(self, name: str, other: Any, pairwise: Any, numeric_only: Any,
                 stat: Callable[["EWM", np.ndarray, np.ndarray], np.ndarray]) -> Any:

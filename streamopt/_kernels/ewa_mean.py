@@ -118,23 +118,44 @@ def advance_across(x, v, alpha, beta, skipna: bool):
 
 
 @jit
+def bare_run(x, out, i, v, weight, keep):
+    """out[i], out[i+1], … = V ← :func:`step` (V, x, weight, keep) while x is observed: (the stop index, V).
+
+    The bare recursion, one fused multiply-add per value on the chain (the
+    floor of ``bench/ewm.py``'s case ``mean-1d-bound``) and a branch on each
+    value, never mispredicted on clean data.
+    """
+    n = x.shape[0]
+    while i < n:
+        xi = x[i]
+        if not finite(xi):
+            break
+        v = step(v, xi, weight, keep)
+        out[i] = v
+        i += 1
+    return i, v
+
+
+@jit
 def ewa_series(x, out, v, count: int, params):
     """One series: the 1-D ``x`` into ``out`` (any strides) from state (``v``, ``count``); returns the new state.
 
-    Two loops (``bench/ewa.py``, cases ``1d`` and ``1d-nan``): while every
-    value is observed, a branch on the value, never mispredicted on clean
-    data; from the first missing value on, :func:`advance`, whose operands are
-    chosen without a branch.  Either way each value runs the same operations.
+    Three loops (``bench/ewa.py``, cases ``1d`` and ``1d-nan``; ``bench/ewm.py``,
+    case ``mean-1d-bound``): while every value is observed and the correction
+    still divides, a branch on the value, never mispredicted on clean data;
+    once every divisor is exactly 1 (or without correction), the bare
+    recursion; from the first missing value on, :func:`advance`, whose
+    operands are chosen without a branch.  Each value runs the same
+    operations whichever loop reads it.
     """
     alpha, beta, alpha64, table, correct, skipna = unpack(params, out)
     q, r = count >> SHIFT, count & MASK  # count = 64·q + r
     _, a_q, b_q = terms_for(alpha64, count, -1, 0.0, 1.0)
     n = x.shape[0]
-    start = n
-    for i in range(n):
+    i = 0
+    while i < n and correct and b_q != 0.0:
         xi = x[i]
         if not finite(xi):
-            start = i
             break
         v = step(v, xi, alpha, beta)
         r += 1
@@ -142,7 +163,15 @@ def ewa_series(x, out, v, count: int, params):
             q, r = q + 1, 0
             _, a_q, b_q = terms_for(alpha64, q * BLOCK, -1, 0.0, 1.0)
         out[i] = corrected(v, q * BLOCK + r, a_q, b_q, table, correct)
-    for i in range(start, n):
+        i += 1
+    if not (correct and b_q != 0.0):  # corrected(v, ...) is v from here on
+        first = i
+        i, v = bare_run(x, out, i, v, alpha, beta)
+        if i > first:
+            total = q * BLOCK + r + (i - first)
+            q, r = total >> SHIFT, total & MASK
+            _, a_q, b_q = terms_for(alpha64, total, -1, 0.0, 1.0)
+    for i in range(i, n):
         v, seen = advance(x[i], v, alpha, beta, skipna)
         r += 1 if seen else 0
         if r == BLOCK:
@@ -377,4 +406,4 @@ def ewa_lanes_parallel(x, out, v, count, params) -> None:
 
 __all__ = ["ALPHA", "BETA", "CORRECT", "SKIPNA", "TABLE", "PARAMS_SIZE", "fill_params", "unpack", "step",
            "MAX_SPREAD", "divisors", "finite", "observes", "advance", "advance_across", "counted",
-           "ewa_series", "emit", "rows_counted", "ewa_rows", "ewa_lanes", "ewa_lanes_parallel"]
+           "bare_run", "ewa_series", "emit", "rows_counted", "ewa_rows", "ewa_lanes", "ewa_lanes_parallel"]
