@@ -351,8 +351,9 @@ def test_keys_pages(client):
 # ------------------------------------------------------------------ auth and limits
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
-    with Server(tmp_path_factory.mktemp("guarded") / "g.db", token="s3cret token",
+    with Server(tmp_path_factory.mktemp("guarded") / "g.db", env={"STREAMOPT_TOKEN": "s3cret token"},
                 args=("--max-body-bytes", "2048")) as s:
+        s.token = "s3cret token"  # for s.client() and s.headers
         yield s
 
 
@@ -393,11 +394,13 @@ def test_body_limit(guarded):
 
 # ------------------------------------------------------------------ restarts and the command line
 def test_restart_keeps_state_and_producers(tmp_path):
+    """Also: --token on the command line, --durability normal, SIGTERM's exit status 0."""
     rng = np.random.default_rng(3)
     keys = [f"k{int(k)}" for k in rng.integers(0, 5, 60)]
     values = rng.normal(size=60).tolist()
     times = [int(t) for t in np.cumsum(rng.integers(0, 10**9, 60))]
-    with Server(tmp_path / "r.db") as server:
+    with Server(tmp_path / "r.db", token="t0k", durability="normal") as server:
+        assert httpx.get(server.url + "/v1/streams").status_code == 401
         with server.client() as c:
             fresh(c, {"halflife": "2s", "stats": ["mean", "var", "std"]}, "r")
             r1 = c.post("/v1/streams/r/observations", json={"producer": "p", "seq": 1, "keys": keys[:30],
@@ -421,16 +424,12 @@ def test_restart_keeps_state_and_producers(tmp_path):
             assert c.get("/v1/streams/r").json()["observations"] == 60
 
 
-def test_in_memory_database_and_normal_durability(tmp_path):
-    for server in (Server(":memory:"), Server(tmp_path / "n.db", durability="normal")):
-        with server, server.client() as c:
-            fresh(c, {"alpha": 0.5}, "m")
-            r = c.post("/v1/streams/m/observations", json={"keys": ["a", "a"], "values": [1.0, 2.0]})
-            assert r.json()["results"]["mean"] == [1.0, 5 / 3]
-            server.stop()
-            server.start()
-            want = 404 if server.db == ":memory:" else 200
-            assert c.get("/v1/streams/m").status_code == want
+def test_in_memory_database(tmp_path):
+    with Server(":memory:") as server, server.client() as c:
+        fresh(c, {"alpha": 0.5}, "m")
+        r = c.post("/v1/streams/m/observations", json={"keys": ["a", "a"], "values": [1.0, 2.0]})
+        assert r.json()["results"]["mean"] == [1.0, 5 / 3]
+        assert c.get("/metrics").status_code == 200
 
 
 def _serve(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -446,8 +445,6 @@ def test_serve_refuses_a_public_address_without_a_token():
     assert r.returncode == 2 and "non-loopback" in r.stderr and "STREAMOPT_TOKEN" in r.stderr
     r = _serve("--host", "0.0.0.0", "--token", " ")
     assert r.returncode == 2 and "--token" in r.stderr
-    r = _serve("--port", "70000")
-    assert r.returncode == 2 and "--port" in r.stderr
 
 
 def test_serve_refuses_a_database_in_use_and_a_port_in_use(tmp_path):
@@ -459,13 +456,6 @@ def test_serve_refuses_a_database_in_use_and_a_port_in_use(tmp_path):
     (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
     r = _serve("--db", str(tmp_path / "junk.db"), "--port", "0")
     assert r.returncode == 2 and "junk.db" in r.stderr and "Traceback" not in r.stderr, r.stderr
-
-
-def test_token_from_the_environment(tmp_path):
-    with Server(tmp_path / "e.db", env={"STREAMOPT_TOKEN": "from-env"}) as server:
-        assert httpx.get(server.url + "/v1/streams").status_code == 401
-        r = httpx.get(server.url + "/v1/streams", headers={"Authorization": "Bearer from-env"})
-        assert r.status_code == 200
 
 
 # ------------------------------------------------------------------ the engine in process: a failing commit
