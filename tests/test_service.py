@@ -361,12 +361,14 @@ def test_token_is_required_on_v1_and_metrics(guarded):
     assert httpx.get(guarded.url + "/healthz").status_code == 200
     assert httpx.get(guarded.url + "/openapi.json").status_code == 200
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret token"},
-                    {"Authorization": "Bearer s3cret tokens"}, {"Authorization": "bearer s3cret token"}):
+                    {"Authorization": "Bearer s3cret tokens"}, {"Authorization": "Basic s3cret token"}):
         for method, path in (("PUT", "/v1/streams/a"), ("GET", "/v1/streams/a"), ("GET", "/v1/streams"),
                              ("POST", "/v1/streams/a/observations"), ("GET", "/metrics")):
             r = httpx.request(method, guarded.url + path, headers=headers, json={"alpha": 0.5})
             assert r.status_code == 401 and "token" in r.json()["error"], (headers, path)
             assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    r = httpx.get(guarded.url + "/v1/streams", headers={"Authorization": "bearer s3cret token"})
+    assert r.status_code == 200  # the scheme is case-insensitive (RFC 7235)
     with guarded.client() as c:
         assert c.put("/v1/streams/a", json={"alpha": 0.5}).status_code == 201
         assert c.get("/metrics").status_code == 200

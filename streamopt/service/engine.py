@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .parse import ApiError, Batch, key_from_text
 from .store import GroupWrites, Store, StoreError, StreamRecord
@@ -229,8 +230,6 @@ class Engine:
                 "batches": e.batches, "producers": len(e.producers)}
 
     def key_state(self, name: str, text: str) -> dict[str, Any]:
-        import pandas as pd
-
         e = self.entry(name)
         key = key_from_text(text, bool(e.order) and type(e.order[0]) is int)
         if key is None or key not in e.pos:
@@ -377,8 +376,6 @@ class Engine:
 
     def _apply(self, job: _BatchJob, undo: dict[Entry, _Undo], writes: GroupWrites) -> tuple[int, Any]:
         """Apply one batch to memory and add its rows to ``writes``; an ApiError changes nothing."""
-        import pandas as pd
-
         e = self.entry(job.name)
         b = job.batch
         if b.producer is not None and b.seq <= e.producers.get(b.producer, -1):
@@ -402,7 +399,7 @@ class Engine:
             out = e.stream.update(b.values, keys=b.keys, times=b.times)
         except ValueError as exc:
             if str(exc).startswith(_TIME_ORDER):
-                raise ApiError(422, f"times: {exc}; nothing was applied") from None
+                raise ApiError(422, f"{exc}; nothing was applied") from None
             raise ApiError(400, f"{exc}; nothing was applied") from None
         except TypeError as exc:
             raise ApiError(400, f"keys: {exc}; nothing was applied") from None

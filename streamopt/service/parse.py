@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["ApiError", "Batch", "MAX_KEY_BYTES", "parse_config", "parse_json_batch", "parse_csv_batch",
            "check_name", "key_from_text"]
@@ -170,8 +171,6 @@ def _check_values(values: Any, n: int) -> np.ndarray:
 
 
 def _check_times(times: Any, n: int, field: str = "times") -> np.ndarray:
-    import pandas as pd
-
     if not isinstance(times, list):
         raise ApiError(400, f"{field}: must be an array of times (ISO-8601 strings or integer nanoseconds "
                             f"since the epoch), got {_type(times)}")
