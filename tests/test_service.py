@@ -11,17 +11,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import os
-import subprocess
-import sys
-
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
 import streamopt
-from _server import ROOT, Server
+from _server import Server
 
 _names = (f"s{i}" for i in itertools.count())
 
@@ -434,30 +430,34 @@ def test_in_memory_database(tmp_path):
         assert c.get("/metrics").status_code == 200
 
 
-def _serve(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    full_env.pop("STREAMOPT_TOKEN", None)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "streamopt", "serve", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=ROOT)
+def _serve(capsys, *args: str) -> tuple[int, str]:
+    """``streamopt serve ARGS`` in this process (each case fails before serving): (exit status, stderr)."""
+    from streamopt.cli import main
+
+    status = main(["serve", *args])
+    return status, capsys.readouterr().err
 
 
-def test_serve_refuses_a_public_address_without_a_token():
-    r = _serve("--host", "0.0.0.0", "--port", "0")
-    assert r.returncode == 2 and "non-loopback" in r.stderr and "STREAMOPT_TOKEN" in r.stderr
-    r = _serve("--host", "0.0.0.0", "--token", " ")
-    assert r.returncode == 2 and "--token" in r.stderr
+def test_serve_refuses_a_public_address_without_a_token(capsys, monkeypatch):
+    monkeypatch.delenv("STREAMOPT_TOKEN", raising=False)
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--port", "0")
+    assert status == 2 and "non-loopback" in err and "STREAMOPT_TOKEN" in err
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--token", " ")
+    assert status == 2 and "--token" in err
+    monkeypatch.setenv("STREAMOPT_TOKEN", "")
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--port", "0")
+    assert status == 2 and "non-loopback" in err
 
 
-def test_serve_refuses_a_database_in_use_and_a_port_in_use(tmp_path):
+def test_serve_refuses_a_database_in_use_and_a_port_in_use(tmp_path, capsys):
     with Server(tmp_path / "busy.db") as server:
-        r = _serve("--db", str(tmp_path / "busy.db"), "--port", "0")
-        assert r.returncode == 2 and "another streamopt serve" in r.stderr, r.stderr
-        r = _serve("--db", str(tmp_path / "other.db"), "--port", str(server.port))
-        assert r.returncode == 2 and "cannot listen" in r.stderr, r.stderr
+        status, err = _serve(capsys, "--db", str(tmp_path / "busy.db"), "--port", "0")
+        assert status == 2 and "another streamopt serve" in err, err
+        status, err = _serve(capsys, "--db", str(tmp_path / "other.db"), "--port", str(server.port))
+        assert status == 2 and "cannot listen" in err, err
     (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
-    r = _serve("--db", str(tmp_path / "junk.db"), "--port", "0")
-    assert r.returncode == 2 and "junk.db" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    status, err = _serve(capsys, "--db", str(tmp_path / "junk.db"), "--port", "0")
+    assert status == 2 and "junk.db" in err and "Traceback" not in err, err
 
 
 # ------------------------------------------------------------------ the engine in process: a failing commit
