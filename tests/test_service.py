@@ -481,11 +481,14 @@ def test_a_failed_commit_restores_the_touched_keys_and_answers_503(tmp_path):
 
             engine._store.commit = broken
             batch = parse_json_batch({"producer": "p", "seq": 2, "keys": ["a", "c", "b"], "values": [5.0, 6.0, 7.0]})
-            with pytest.raises(ApiError) as info:
-                await engine.post("f", batch)
-            assert info.value.status == 503 and "disk full" in info.value.message
+            other = parse_json_batch({"producer": "q", "seq": 1, "keys": ["d", "a"], "values": [1.0, 2.0]})
+            failed = await asyncio.gather(engine.post("f", batch), engine.post("f", other), return_exceptions=True)
+            for answer in failed:  # one group, one failed commit: both refused
+                assert isinstance(answer, ApiError) and answer.status == 503 and "disk full" in answer.message
+            assert engine.commits == 1  # the first batch; the failed group is not counted
             assert entry.stream.key_states().tobytes() == before and entry.stream.keys() == ["a", "b"]
             assert entry.order == ["a", "b"] and entry.producers == {"p": 1} and entry.batches == 1
+            assert entry.observations == 2
             engine._store.commit = real
             _, again = await engine.post("f", batch)  # the same seq: not used up by the failure
             assert again["duplicate"] is False and again["batch"] == 2

@@ -91,12 +91,11 @@ class _Undo:
     n_keys: int
     observations: int
     batches: int
-    producers: dict[str, int]
     keys: list[Any] = field(default_factory=list)  # keys known before the group, as first touched
     rows: list[np.ndarray] = field(default_factory=list)  # their records from before the group
     saved: set[Any] = field(default_factory=set)
     touched: dict[Any, None] = field(default_factory=dict)  # every key the group changed, in order
-    producers_touched: dict[str, None] = field(default_factory=dict)
+    producers: dict[str, int | None] = field(default_factory=dict)  # touched producer -> its last seq before
 
 
 @dataclass
@@ -388,7 +387,7 @@ class Engine:
             raise ApiError(400, f"times: stream {e.name!r} takes no times (its decay is not a time-span halflife)")
         u = undo.get(e)
         if u is None:
-            u = undo[e] = _Undo(len(e.order), e.observations, e.batches, dict(e.producers))
+            u = undo[e] = _Undo(len(e.order), e.observations, e.batches)
         uniq = pd.unique(b.keys).tolist()
         unsaved = [k for k in uniq if k in e.pos and k not in u.saved]
         if unsaved:
@@ -408,8 +407,8 @@ class Engine:
         e.batches += 1
         e.observations += len(b)
         if b.producer is not None:
+            u.producers.setdefault(b.producer, e.producers.get(b.producer))
             e.producers[b.producer] = b.seq
-            u.producers_touched[b.producer] = None
         writes.batches.append((e.name, e.batches, b.producer, b.seq, len(b)))
         body: dict[str, Any] = {"applied": len(b), "duplicate": False, "batch": e.batches}
         if job.results:
@@ -424,7 +423,7 @@ class Engine:
                 rows = e.stream.key_states(touched)
                 raw, size = rows.tobytes(), rows.dtype.itemsize
                 writes.keys.extend((e.name, k, e.pos[k], raw[i * size:(i + 1) * size]) for i, k in enumerate(touched))
-            writes.producers.extend((e.name, p, e.producers[p]) for p in u.producers_touched)
+            writes.producers.extend((e.name, p, e.producers[p]) for p in u.producers)
             writes.streams.append((e.observations, e.batches, e.name))
 
     @staticmethod
@@ -442,7 +441,12 @@ class Engine:
                 e.stream = fresh
             if u.keys:
                 e.stream.set_key_states(u.keys, np.concatenate(u.rows))
-            e.observations, e.batches, e.producers = u.observations, u.batches, u.producers
+            e.observations, e.batches = u.observations, u.batches
+            for p, seq in u.producers.items():
+                if seq is None:
+                    del e.producers[p]
+                else:
+                    e.producers[p] = seq
 
 
 def _resolve(future: asyncio.Future[Any], outcome: Any) -> None:
