@@ -155,7 +155,7 @@ def test_concurrent_readers_see_only_whole_batches(tmp_path):
         def read() -> None:
             last = (0, 0)
             with server.client() as c:
-                while not enough.is_set():
+                while any(w.is_alive() for w in writers) or not enough.is_set():
                     info = c.get("/v1/streams/r").json()
                     key = c.get("/v1/streams/r/keys/only")
                     count = (info["observations"], info["batches"])
