@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import signal
 import httpx
 import numpy as np
 import pandas as pd
@@ -394,7 +395,7 @@ def test_body_limit(guarded):
 
 # ------------------------------------------------------------------ restarts and the command line
 def test_restart_keeps_state_and_producers(tmp_path):
-    """Also: --token on the command line, --durability normal, SIGTERM's exit status 0."""
+    """Also: --token on the command line, --durability normal, SIGTERM's and SIGINT's exit status 0."""
     rng = np.random.default_rng(3)
     keys = [f"k{int(k)}" for k in rng.integers(0, 5, 60)]
     values = rng.normal(size=60).tolist()
@@ -411,6 +412,8 @@ def test_restart_keeps_state_and_producers(tmp_path):
             r = c.post("/v1/streams/r/observations", json={"producer": "p", "seq": 1, "keys": keys[:30],
                                                            "values": values[:30], "times": times[:30]})
             assert r.json() == {"applied": 0, "duplicate": True, "batch": 1}
+            assert server.stop(sig=signal.SIGINT) == 0  # Ctrl-C: a clean stop too
+            server.start()
             server.kill9()
             server.restart()
             r2 = c.post("/v1/streams/r/observations", json={"producer": "p", "seq": 2, "keys": keys[30:],
