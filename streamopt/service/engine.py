@@ -143,6 +143,7 @@ class Engine:
         self._queue: asyncio.Queue[_Job | None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._committed: asyncio.Event | None = None
+        self._stopping = False
 
     @property
     def started(self) -> bool:
@@ -173,6 +174,7 @@ class Engine:
         self._queue = asyncio.Queue()
         self._committed = asyncio.Event()
         self._committed.set()
+        self._stopping = False
         self._writer = asyncio.create_task(self._run(), name="streamopt-writer")
 
     def _entry(self, record: StreamRecord) -> Entry:
@@ -196,6 +198,7 @@ class Engine:
         """Finish the queued work, stop the writer, close the database (a second call does nothing)."""
         if self._writer is not None:
             assert self._queue is not None
+            self._stopping = True  # what comes after the sentinel would never be answered: refuse it
             await self._queue.put(None)
             await self._writer
             self._writer = None
@@ -257,7 +260,7 @@ class Engine:
 
     # ------------------------------------------------------------ writes
     async def _submit(self, job: _Job) -> Any:
-        if self._writer is None:
+        if self._writer is None or self._stopping:
             raise ApiError(503, "the service is not running (starting or stopping)")
         assert self._queue is not None
         self._queue.put_nowait(job)
