@@ -349,9 +349,8 @@ def test_keys_pages(client):
 
 # ------------------------------------------------------------------ auth and limits
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
-    with Server(tmp_path_factory.mktemp("guarded") / "g.db", env={"STREAMOPT_TOKEN": "s3cret token"},
-                args=("--max-body-bytes", "2048")) as s:
+def guarded():
+    with Server(":memory:", env={"STREAMOPT_TOKEN": "s3cret token"}, args=("--max-body-bytes", "2048")) as s:
         s.token = "s3cret token"  # for s.client() and s.headers
         yield s
 
@@ -370,7 +369,10 @@ def test_token_is_required_on_v1_and_metrics(guarded):
     assert r.status_code == 200  # the scheme is case-insensitive (RFC 7235)
     with guarded.client() as c:
         assert c.put("/v1/streams/a", json={"alpha": 0.5}).status_code == 201
-        assert c.get("/metrics").status_code == 200
+        r = c.post("/v1/streams/a/observations", json={"keys": ["x", "x"], "values": [1.0, 2.0]})
+        assert r.json()["results"]["mean"] == [1.0, 5 / 3]
+        metrics = c.get("/metrics")
+        assert metrics.status_code == 200 and "streamopt_database_bytes 0.0" in metrics.text  # --db :memory:
 
 
 def test_body_limit(guarded):
@@ -425,14 +427,6 @@ def test_restart_keeps_state_and_producers(tmp_path):
                 assert same(got, want[s]), s
             assert c.get("/v1/streams/r/keys").json()["keys"] == list(dict.fromkeys(keys))
             assert c.get("/v1/streams/r").json()["observations"] == 60
-
-
-def test_in_memory_database(tmp_path):
-    with Server(":memory:") as server, server.client() as c:
-        fresh(c, {"alpha": 0.5}, "m")
-        r = c.post("/v1/streams/m/observations", json={"keys": ["a", "a"], "values": [1.0, 2.0]})
-        assert r.json()["results"]["mean"] == [1.0, 5 / 3]
-        assert c.get("/metrics").status_code == 200
 
 
 def _serve(capsys, *args: str) -> tuple[int, str]:
