@@ -5,12 +5,16 @@ Design (see ``streamopt serve --help`` for the contract it gives):
 - Each stream is one :class:`streamopt.EWMStream` in memory, a cache of the
   database (:mod:`streamopt.service.store`), which is rebuilt from it at start.
 - Every change goes through one queue to one writer task, in arrival order.
-  The writer takes every batch waiting, applies each (a rejected batch gets
-  its own 4xx and changes nothing), writes the touched keys' states, the
+  The writer takes every batch waiting and applies them in order, each
+  stream's batches by one ``EWMStream.update`` (chunk-invariant: the same
+  outputs as one update per batch; if it refuses the data, one update per
+  batch finds the batch at fault, which gets its own 4xx and changes
+  nothing, and the others apply), writes the touched keys' states, the
   producers' last seq and the applied batches in ONE transaction on the
   database thread (one fsync), and only then answers all of them: a 2xx
   answer means committed.  If the commit fails, the touched keys get back
-  the state they had before the group, and every batch of it gets 503.
+  the state they had before the group, and every batch of it that was to
+  apply (or be answered as a duplicate) gets 503.
 - Readers run on the event loop, as the writer's apply does, so they never
   see part of a batch; they also wait while a group is applied but not yet
   committed, so a read never shows a batch that could still be lost.
