@@ -264,7 +264,7 @@ def _summary_task(block: Any, spec: _Spec, p: int) -> _Summary:
     codes = part.codes
     deltas = np.ones(part.n)
     bad, message = -1, ()
-    first_tick = last_tick = np.zeros(nk, dtype=np.int64)
+    first_tick = last_tick = np.zeros(nk, dtype=np.int64)  # per key: its first and last row's time
     first_row = np.zeros(nk, dtype=np.int64)
     rows = np.flatnonzero(codes >= 0)
     present = np.zeros(nk, dtype=np.bool_)
@@ -278,7 +278,8 @@ def _summary_task(block: Any, spec: _Spec, p: int) -> _Summary:
         first_row[codes[rows[::-1]]] = rows[::-1]
         last = np.zeros(nk, dtype=np.int64)
         last[codes[rows]] = rows
-        first_tick, last_tick = part.ticks[first_row], part.ticks[last]
+        first_tick, last_tick = np.zeros(nk, dtype=np.int64), np.zeros(nk, dtype=np.int64)
+        first_tick[present], last_tick[present] = part.ticks[first_row[present]], part.ticks[last[present]]
     k = part.lanes.shape[0]
     arrays = {name: np.full((k, nk), init, dtype=dtype) for name, (dtype, init) in {**spec.fields, **_PROBE}.items()}
     ind = np.zeros((k, nk, 5))
@@ -454,30 +455,39 @@ class DaskEWM:
         return self._build("var", _check_bias(bias), True)
 
     # ------------------------------------------------------------ the graph
-    def _blocks(self) -> tuple[list[list[Any]], int]:
-        """The input's blocks as chains along the smoothed axis: [chain][position], and the lanes of one block."""
+    def _blocks(self, seed: str | None = None) -> tuple[list[list[Any]], int]:
+        """The input's blocks as chains along the smoothed axis: [chain][position], and the lanes of one block.
+
+        ``seed``: the blocks of a copy of the input's graph (new keys: its tasks run again).
+        """
         obj = self._obj
         if isinstance(obj, da.Array):
-            grid = obj.to_delayed()
+            grid = (obj if seed is None else clone(obj, seed=seed)).to_delayed()
             if obj.ndim == 1:
                 return [list(grid)], 1
             chains = grid.T if self._axis == 0 else grid
             return [list(row) for row in chains], 0
+        parts = obj.to_delayed()
+        if seed is not None:
+            cloned = clone(*parts, seed=seed) if parts else []
+            parts = [cloned] if len(parts) == 1 else list(cloned)  # clone returns one object for one argument
         if isinstance(obj, dd.Series):
-            return [list(obj.to_delayed())], 1
-        return [list(obj.to_delayed())], len(obj.columns) - len(self._base["drop"])
+            return [list(parts)], 1
+        return [list(parts)], len(obj.columns) - len(self._base["drop"])
 
     def _build(self, stat: str, biased: bool, sqrt: bool) -> Any:
         obj = self._obj
         chains, lanes = self._blocks()
         token = tokenize(obj, self._method, stat, biased, sqrt, self._base)
         name = f"streamopt-ewm-{stat}{'-std' if sqrt else ''}-{self._method}-{token}"
+        # the scan's pass 1 reads a copy of the input: nothing is held in memory for pass 2
+        firsts = self._blocks(seed=name)[0] if self._method == "scan" else chains
         results = []
-        for c, chain in enumerate(chains):
+        for c, (chain, first) in enumerate(zip(chains, firsts)):
             k = lanes or (obj.chunks[1 - self._axis][c] if obj.ndim == 2 else 1)
             spec = _Spec(stat=stat, biased=biased, sqrt=sqrt, lanes=k, **self._base)
             results.append(self._exact(chain, spec, f"{name}-{c}") if self._method == "exact"
-                           else self._scan(chain, spec, f"{name}-{c}"))
+                           else self._scan(chain, first, spec, f"{name}-{c}"))
         if isinstance(obj, da.Array):
             return self._assemble_array(results)
         meta = obj._meta
@@ -498,10 +508,9 @@ class DaskEWM:
         return outs
 
     @staticmethod
-    def _scan(chain: list[Any], spec: _Spec, name: str) -> list[Any]:
-        again = clone(*chain, seed=name) if chain else ()  # pass 1 reads its own copy: nothing held for pass 2
+    def _scan(chain: list[Any], first: list[Any], spec: _Spec, name: str) -> list[Any]:
         summaries = [dask.delayed(_summary_task, pure=True)(block, spec, p, dask_key_name=f"{name}-summary-{p}")
-                     for p, block in enumerate(again)]
+                     for p, block in enumerate(first)]
         incoming = dask.delayed(_combine_task, pure=True)(summaries, spec, dask_key_name=f"{name}-combine")
         return [dask.delayed(_fixup_task, pure=True)(block, incoming[p], spec, p, dask_key_name=f"{name}-part-{p}")
                 for p, block in enumerate(chain)]
