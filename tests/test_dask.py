@@ -266,3 +266,44 @@ def test_importing_streamopt_does_not_import_dask():
     code = "import sys, streamopt; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------- the graph
+def _tasks(lazy):
+    from dask.core import get_dependencies
+
+    dsk = dict(lazy.__dask_graph__())
+    return dsk, {k: set(get_dependencies(dsk, k)) for k in dsk}
+
+
+def test_exact_chain_carries_only_a_small_state():
+    df = pd.DataFrame({"v": np.arange(3000.0), "k": np.arange(3000) % 7})
+    ddf = dd.from_pandas(df, npartitions=3)
+    lazy = sdask.ewm(ddf, alpha=0.5, by="k").var()
+    dsk, deps = _tasks(lazy)
+    part = {int(str(k).rsplit("-", 1)[1]): k for k in dsk if "-part-" in str(k)}
+    blocks = dict(enumerate(ddf.__dask_keys__()))
+    assert sorted(part) == [0, 1, 2]
+    for p in (1, 2):
+        # partition p's task reads block p and one small task split off partition p - 1's task
+        (carry,) = deps[part[p]] - {blocks[p]}
+        assert deps[part[p]] == {blocks[p], carry} and deps[carry] == {part[p - 1]}
+        state = dask.get(dsk, carry)
+        assert state.keys.tolist() == list(range(7)) and state.rows == 1000 * p
+        assert all(a.shape == (1, 7) for a in state.arrays.values())  # lanes × keys: not rows
+
+
+def test_scan_passes_are_parallel():
+    ddf = dd.from_pandas(pd.DataFrame({"v": np.arange(30.0)}), npartitions=3)
+    lazy = sdask.ewm(ddf, alpha=0.5, method="scan").mean()
+    dsk, deps = _tasks(lazy)
+    named = {str(k).rsplit("-", 2)[-2] + "-" + str(k).rsplit("-", 1)[1]: k for k in dsk if "streamopt-ewm" in str(k)}
+    (combine,) = [k for k in dsk if str(k).endswith("-combine")]
+    blocks = set(ddf.__dask_keys__())
+    for p in range(3):
+        summary, fixup = named[f"summary-{p}"], named[f"part-{p}"]
+        (read_again,) = deps[summary]
+        assert read_again not in blocks  # pass 1 reads its own copy of the block
+        assert deps[combine] == {named[f"summary-{q}"] for q in range(3)}
+        (incoming,) = deps[fixup] - blocks
+        assert deps[incoming] == {combine} and len(deps[fixup] & blocks) == 1
