@@ -68,7 +68,7 @@ class _Spec:
     count_missing: bool
     min_periods: int
     halflife: Any  # a time span with times, else None
-    times: Any  # None, a column name, _INDEX, or a tuple of datetime arrays per block (arrays)
+    times: Any  # None, a column name, _INDEX, or _GIVEN (an Array's: each task is given its block's times)
     by: Any  # None or a column name
     drop: tuple  # columns that are not values
     axis: int
@@ -80,6 +80,7 @@ class _Spec:
 
 
 _INDEX = "__streamopt_index__"
+_GIVEN = "__streamopt_given__"
 
 
 # ----------------------------------------------------------------- the carried state
@@ -152,7 +153,7 @@ def _where(p: int, i: int, rows: int | None) -> str:
     return at
 
 
-def _read(block: Any, spec: _Spec, p: int) -> _Part:
+def _read(block: Any, spec: _Spec, p: int, given: Any = None) -> _Part:
     """One partition (a pandas object, or an array block) as lanes, keys and times; errors name the partition."""
     try:
         if isinstance(block, pd.DataFrame):
@@ -169,8 +170,8 @@ def _read(block: Any, spec: _Spec, p: int) -> _Part:
         ticks = times = None
         unit, unit_ticks = "ns", 1.0
         if spec.times is not None:
-            if isinstance(spec.times, tuple):
-                raw = spec.times[p]
+            if spec.times == _GIVEN:
+                raw = given
             elif spec.times == _INDEX:
                 raw = block.index
             else:
@@ -234,8 +235,8 @@ def _run(spec: _Spec, part: _Part, carry: _Carry, p: int) -> tuple[Any, _Carry]:
     return part.wrap(out), carry
 
 
-def _exact_task(block: Any, carry: _Carry, spec: _Spec, p: int) -> tuple[Any, _Carry]:
-    return _run(spec, _read(block, spec, p), carry, p)
+def _exact_task(block: Any, given: Any, carry: _Carry, spec: _Spec, p: int) -> tuple[Any, _Carry]:
+    return _run(spec, _read(block, spec, p, given), carry, p)
 
 
 def _start(spec: _Spec) -> _Carry:
@@ -258,8 +259,8 @@ class _Summary:
     bad_message: tuple
 
 
-def _summary_task(block: Any, spec: _Spec, p: int) -> _Summary:
-    part = _read(block, spec, p)
+def _summary_task(block: Any, given: Any, spec: _Spec, p: int) -> _Summary:
+    part = _read(block, spec, p, given)
     nk = len(part.uniques) if spec.by is not None else 1
     codes = part.codes
     deltas = np.ones(part.n)
@@ -343,8 +344,8 @@ def _combine_task(summaries: list[_Summary], spec: _Spec) -> list[_Carry]:
     return incoming
 
 
-def _fixup_task(block: Any, incoming: _Carry, spec: _Spec, p: int) -> Any:
-    return _run(spec, _read(block, spec, p), incoming, p)[0]
+def _fixup_task(block: Any, given: Any, incoming: _Carry, spec: _Spec, p: int) -> Any:
+    return _run(spec, _read(block, spec, p, given), incoming, p)[0]
 
 
 # ----------------------------------------------------------------- the graph
@@ -392,8 +393,8 @@ class DaskEWM:
             probe = EWM(sample, com, span, halflife, alpha, min_periods=min_periods, adjust=adjust,
                         ignore_na=ignore_na, times=sample_times, axis=axis)
             self._axis = _checks.check_int("axis", axis) % obj.ndim
-            if times is not None:
-                where = self._array_times(times)
+            self._given = None if times is None else self._array_times(times)
+            where = None if times is None else _GIVEN
         else:
             meta = obj._meta_nonempty
             sample_times = times
@@ -410,7 +411,7 @@ class DaskEWM:
                         ignore_na=ignore_na, times=sample_times, by=by, axis=axis)
             if isinstance(obj, dd.DataFrame):
                 drop = [c for c in (times, by) if isinstance(c, str) and c in obj.columns]
-            self._axis = 0
+            self._axis, self._given = 0, None
         self._base = dict(alpha=probe._alpha, log_beta=probe._log_beta, adjust=probe._adjust, hold=probe._ignore_na,
                           count_missing=probe._count_missing, min_periods=probe._min_periods,
                           halflife=halflife if times is not None else None, times=where, by=by,
@@ -486,8 +487,9 @@ class DaskEWM:
         for c, (chain, first) in enumerate(zip(chains, firsts)):
             k = lanes or (obj.chunks[1 - self._axis][c] if obj.ndim == 2 else 1)
             spec = _Spec(stat=stat, biased=biased, sqrt=sqrt, lanes=k, **self._base)
-            results.append(self._exact(chain, spec, f"{name}-{c}") if self._method == "exact"
-                           else self._scan(chain, first, spec, f"{name}-{c}"))
+            given = self._given or [None] * len(chain)  # an Array's times, cut as its chunks
+            results.append(self._exact(chain, given, spec, f"{name}-{c}") if self._method == "exact"
+                           else self._scan(chain, first, given, spec, f"{name}-{c}"))
         if isinstance(obj, da.Array):
             return self._assemble_array(results)
         meta = obj._meta
@@ -498,21 +500,23 @@ class DaskEWM:
         return dd.from_delayed(results[0], meta=meta, divisions=divisions, verify_meta=False)
 
     @staticmethod
-    def _exact(chain: list[Any], spec: _Spec, name: str) -> list[Any]:
+    def _exact(chain: list[Any], given: list[Any], spec: _Spec, name: str) -> list[Any]:
         task = dask.delayed(_exact_task, nout=2, pure=True)
         carry: Any = dask.delayed(_start, pure=True)(spec, dask_key_name=f"{name}-start")
         outs = []
         for p, block in enumerate(chain):
-            out, carry = task(block, carry, spec, p, dask_key_name=f"{name}-part-{p}")
+            out, carry = task(block, given[p], carry, spec, p, dask_key_name=f"{name}-part-{p}")
             outs.append(out)
         return outs
 
     @staticmethod
-    def _scan(chain: list[Any], first: list[Any], spec: _Spec, name: str) -> list[Any]:
-        summaries = [dask.delayed(_summary_task, pure=True)(block, spec, p, dask_key_name=f"{name}-summary-{p}")
+    def _scan(chain: list[Any], first: list[Any], given: list[Any], spec: _Spec, name: str) -> list[Any]:
+        summaries = [dask.delayed(_summary_task, pure=True)(block, given[p], spec, p,
+                                                            dask_key_name=f"{name}-summary-{p}")
                      for p, block in enumerate(first)]
         incoming = dask.delayed(_combine_task, pure=True)(summaries, spec, dask_key_name=f"{name}-combine")
-        return [dask.delayed(_fixup_task, pure=True)(block, incoming[p], spec, p, dask_key_name=f"{name}-part-{p}")
+        return [dask.delayed(_fixup_task, pure=True)(block, given[p], incoming[p], spec, p,
+                                                     dask_key_name=f"{name}-part-{p}")
                 for p, block in enumerate(chain)]
 
     def _assemble_array(self, results: list[list[Any]]) -> Any:
