@@ -85,35 +85,34 @@ def carry_cov(x, out, deltas, slot, started, wt, s2, den, mx, c, nobs, gap, log_
 
 # ----------------------------------------------------------------- the scan
 @jit(inline="always")
-def probe_row(cur, delta, first_seen, first, acc, acc1, ind, log_beta, alpha, count_missing, hold, ind_adjust,
+def probe_row(cur, delta, first_seen, j, s, first, acc, acc1, ind, log_beta, alpha, count_missing, hold, ind_adjust,
               ind_times, ind_normalize):
-    """One row for a partition's summary: (first, acc, acc1) and the indicator state ``ind`` after it.
+    """One row of key s, lane j, for a partition's summary: ``first, acc, acc1`` and the indicator ``ind`` in place.
 
     ``acc``: decay units accrued since the partition's start (as the gap
     would, the series started); ``acc1``: its value at the first observation
-    x₁ (``first``); ``ind``: the row function's state fed 1 at x₁, 0 at later
-    observations, NaN at missing rows (its value: the weight of x₁).
+    x₁ (``first``); ``ind`` (k, nkeys, 5): the row function's state (value,
+    started, W, nobs, gap as floats) fed 1 at x₁, 0 at later observations, NaN
+    at missing rows: its value is the weight of x₁.
     """
     obs = finite(cur)
-    acc = gap_after(acc, delta, True, obs, count_missing)
+    acc[j, s] = gap_after(acc[j, s], delta, True, obs, count_missing)
     probe = np.nan
     if obs:
         probe = 0.0 if first_seen else 1.0
         if not first_seen:
-            first = cur
-            acc1 = acc
-    v, st, w, nb, g, _ = mean_sum_row(probe, delta, ind[0], ind[1] > 0.0, ind[2], int(ind[3]), ind[4], log_beta,
-                                      alpha, ind_adjust, ind_times, count_missing, hold, ind_normalize)
-    return first, acc, acc1, (v, 1.0 if st else 0.0, w, float(nb), g)
+            first[j, s] = cur
+            acc1[j, s] = acc[j, s]
+    v, st, w, nb, g, _ = mean_sum_row(probe, delta, ind[j, s, 0], ind[j, s, 1] > 0.0, ind[j, s, 2],
+                                      int(ind[j, s, 3]), ind[j, s, 4], log_beta, alpha, ind_adjust, ind_times,
+                                      count_missing, hold, ind_normalize)
+    ind[j, s, 0], ind[j, s, 1], ind[j, s, 2], ind[j, s, 3], ind[j, s, 4] = v, 1.0 if st else 0.0, w, float(nb), g
 
 
 @jit
 def summary_mean_sum(x, deltas, slot, value, started, old_wt, nobs, gap, first, acc, acc1, ind, log_beta, alpha,
                      adjust, times, count_missing, hold, normalize):
-    """A partition's summary for the mean or sum: its state from scratch and the probes of :func:`probe_row`.
-
-    ``ind`` (k, nkeys, 5): the indicator's state (value, started, W, nobs, gap) as floats.
-    """
+    """A partition's summary for the mean or sum: its state from scratch and the probes of :func:`probe_row`."""
     k, n = x.shape
     for j in range(k):
         for i in range(n):
@@ -121,11 +120,8 @@ def summary_mean_sum(x, deltas, slot, value, started, old_wt, nobs, gap, first, 
             if s < 0:
                 continue
             cur = x[j, i]
-            first[j, s], acc[j, s], acc1[j, s], st = probe_row(
-                cur, deltas[i], started[j, s], first[j, s], acc[j, s], acc1[j, s],
-                (ind[j, s, 0], ind[j, s, 1], ind[j, s, 2], ind[j, s, 3], ind[j, s, 4]), log_beta, alpha,
-                count_missing, hold, adjust, times, normalize)
-            ind[j, s, 0], ind[j, s, 1], ind[j, s, 2], ind[j, s, 3], ind[j, s, 4] = st
+            probe_row(cur, deltas[i], started[j, s], j, s, first, acc, acc1, ind, log_beta, alpha, count_missing, hold,
+                      adjust, times, normalize)
             value[j, s], started[j, s], old_wt[j, s], nobs[j, s], gap[j, s], _ = mean_sum_row(
                 cur, deltas[i], value[j, s], started[j, s], old_wt[j, s], nobs[j, s], gap[j, s], log_beta, alpha,
                 adjust, times, count_missing, hold, normalize)
@@ -143,11 +139,8 @@ def summary_cov(x, deltas, slot, started, wt, s2, den, mx, c, nobs, gap, first, 
             if s < 0:
                 continue
             cur = x[j, i]
-            first[j, s], acc[j, s], acc1[j, s], st = probe_row(
-                cur, deltas[i], started[j, s], first[j, s], acc[j, s], acc1[j, s],
-                (ind[j, s, 0], ind[j, s, 1], ind[j, s, 2], ind[j, s, 3], ind[j, s, 4]), log_beta, alpha,
-                count_missing, False, adjust, False, True)
-            ind[j, s, 0], ind[j, s, 1], ind[j, s, 2], ind[j, s, 3], ind[j, s, 4] = st
+            probe_row(cur, deltas[i], started[j, s], j, s, first, acc, acc1, ind, log_beta, alpha, count_missing, False,
+                      adjust, False, True)
             started[j, s], wt[j, s], s2[j, s], den[j, s], mx[j, s], _, c[j, s], nobs[j, s], gap[j, s] = cov_row(
                 cur, cur, deltas[i], started[j, s], wt[j, s], s2[j, s], den[j, s], mx[j, s], mx[j, s], c[j, s],
                 nobs[j, s], gap[j, s], log_beta, alpha, new_wt, adjust, count_missing)
