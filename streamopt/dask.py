@@ -397,6 +397,10 @@ class DaskEWM:
             where = None if times is None else _GIVEN
         else:
             meta = obj._meta_nonempty
+            if isinstance(meta, pd.DataFrame):  # an object column's sample is text: its values are checked in the graph
+                meta = meta.assign(**{c: 0.0 for c, t in meta.dtypes.items() if t == object and c not in (times, by)})
+            elif meta.dtype == object:
+                meta = pd.Series(0.0, index=meta.index, name=meta.name)
             sample_times = times
             if isinstance(times, dd.Index):
                 sample_times, where = meta.index, _INDEX

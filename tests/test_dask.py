@@ -307,3 +307,15 @@ def test_scan_passes_are_parallel():
         assert deps[combine] == {named[f"summary-{q}"] for q in range(3)}
         (incoming,) = deps[fixup] - blocks
         assert deps[incoming] == {combine} and len(deps[fixup] & blocks) == 1
+
+
+def test_object_columns_are_checked_in_the_graph():
+    numbers = pd.DataFrame({"v": pd.Series([1, 2.5, None, 4], dtype=object), "w": [1.0, 2.0, 3.0, 4.0]})
+    text = pd.DataFrame({"v": pd.Series([1.0, 2.0, "x", 4.0], dtype=object)})
+    with dask.config.set({"dataframe.convert-string": False}):
+        d_numbers, d_text = dd.from_pandas(numbers, npartitions=2), dd.from_pandas(text, npartitions=2)
+    assert_exact(sdask.ewm(d_numbers, alpha=0.5).mean().compute(scheduler="threads"),
+                 streamopt.ewm(numbers, alpha=0.5).mean())
+    lazy = sdask.ewm(d_text, alpha=0.5).mean()  # the sample of an object column is text: not checked here
+    with pytest.raises(TypeError, match=r"obj\['v'\] must hold real numbers .* \(in partition 1\)"):
+        lazy.compute(scheduler="threads")
