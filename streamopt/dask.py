@@ -51,7 +51,10 @@ _MEAN = {"value": (np.float64, np.nan), "started": (np.bool_, False), "old_wt": 
          "nobs": (np.int64, 0), "gap": (np.float64, 0.0)}
 _COV = {"started": (np.bool_, False), "wt": (np.float64, 1.0), "s2": (np.float64, 1.0), "den": (np.float64, 0.0),
         "mx": (np.float64, np.nan), "c": (np.float64, 0.0), "nobs": (np.int64, 0), "gap": (np.float64, 0.0)}
-_PROBE = {"first": (np.float64, np.nan), "acc": (np.float64, 0.0), "acc1": (np.float64, 0.0)}
+# the scan's probes of a partition (:func:`streamopt._kernels.ewm_scan.probe_row`)
+_PROBE = {"first_row": (np.int64, -1), "first": (np.float64, np.nan), "acc": (np.float64, 0.0), "acc1": (np.float64, 0.0),
+          "ind": _MEAN["value"], "ind_started": _MEAN["started"], "ind_wt": _MEAN["old_wt"], "ind_nobs": _MEAN["nobs"],
+          "ind_gap": _MEAN["gap"]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,9 +286,6 @@ def _summary_task(block: Any, given: Any, spec: _Spec, p: int) -> _Summary:
         first_tick[present], last_tick[present] = part.ticks[first_row[present]], part.ticks[last[present]]
     k = part.lanes.shape[0]
     arrays = {name: np.full((k, nk), init, dtype=dtype) for name, (dtype, init) in {**spec.fields, **_PROBE}.items()}
-    ind = np.zeros((k, nk, 5))
-    ind[:, :, 0], ind[:, :, 2] = np.nan, 1.0
-    arrays["ind"] = ind
     if spec.stat == "var":
         _kscan.summary_cov(part.lanes, deltas, codes, *arrays.values(), spec.log_beta, spec.alpha, spec.adjust,
                            spec.count_missing)

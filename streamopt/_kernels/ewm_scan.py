@@ -84,35 +84,54 @@ def carry_cov(x, out, deltas, slot, started, wt, s2, den, mx, c, nobs, gap, log_
 
 
 # ----------------------------------------------------------------- the scan
-@jit(inline="always")
-def probe_row(cur, delta, first_seen, j, s, first, acc, acc1, ind, log_beta, alpha, count_missing, hold, ind_adjust,
-              ind_times, ind_normalize):
-    """One row of key s, lane j, for a partition's summary: ``first, acc, acc1`` and the indicator ``ind`` in place.
-
-    ``acc``: decay units accrued since the partition's start (as the gap
-    would, the series started); ``acc1``: its value at the first observation
-    x₁ (``first``); ``ind`` (k, nkeys, 5): the row function's state (value,
-    started, W, nobs, gap as floats) fed 1 at x₁, 0 at later observations, NaN
-    at missing rows: its value is the weight of x₁.
-    """
-    obs = finite(cur)
-    acc[j, s] = gap_after(acc[j, s], delta, True, obs, count_missing)
-    probe = np.nan
-    if obs:
-        probe = 0.0 if first_seen else 1.0
-        if not first_seen:
-            first[j, s] = cur
-            acc1[j, s] = acc[j, s]
-    v, st, w, nb, g, _ = mean_sum_row(probe, delta, ind[j, s, 0], ind[j, s, 1] > 0.0, ind[j, s, 2],
-                                      int(ind[j, s, 3]), ind[j, s, 4], log_beta, alpha, ind_adjust, ind_times,
-                                      count_missing, hold, ind_normalize)
-    ind[j, s, 0], ind[j, s, 1], ind[j, s, 2], ind[j, s, 3], ind[j, s, 4] = v, 1.0 if st else 0.0, w, float(nb), g
+#: below this, x₁'s weight in a partition's state (≥ 1 in all) is nothing: it is set to 0
+NEGLIGIBLE = 1e-280
 
 
 @jit
-def summary_mean_sum(x, deltas, slot, value, started, old_wt, nobs, gap, first, acc, acc1, ind, log_beta, alpha,
-                     adjust, times, count_missing, hold, normalize):
-    """A partition's summary for the mean or sum: its state from scratch and the probes of :func:`probe_row`."""
+def first_observations(x, deltas, slot, count_missing, first_row, first, acc, acc1):
+    """Per lane j and key s of a partition: its first observation x₁ and the decay units accrued, in place.
+
+    ``first_row``: x₁'s row (stays −1 without one); ``first``: x₁; ``acc``:
+    the decay units accrued from the partition's start to its end, as the gap
+    of a started series would accrue them; ``acc1``: the same up to x₁.
+    """
+    k, n = x.shape
+    for j in range(k):
+        for i in range(n):
+            s = slot[i]
+            if s < 0:
+                continue
+            obs = finite(x[j, i])
+            acc[j, s] = gap_after(acc[j, s], deltas[i], True, obs, count_missing)
+            if obs and first_row[j, s] < 0:
+                first_row[j, s] = i
+                first[j, s] = x[j, i]
+                acc1[j, s] = acc[j, s]
+
+
+@jit
+def probe_row(cur, i, delta, j, s, first_row, ind, ind_started, ind_wt, ind_nobs, ind_gap, log_beta, alpha,
+              count_missing, hold, ind_adjust, ind_times, ind_normalize):
+    """Row i of key s, lane j: the row function's state ``ind`` … ``ind_gap`` fed 1 at x₁, 0 at later observations.
+
+    (NaN at missing rows.)  Its value ``ind[j, s]`` is then x₁'s weight in
+    the partition's mean (or its factor in the sum), as the row function
+    itself decays it.
+    """
+    probe = (1.0 if i == first_row[j, s] else 0.0) if finite(cur) else np.nan
+    ind[j, s], ind_started[j, s], ind_wt[j, s], ind_nobs[j, s], ind_gap[j, s], _ = mean_sum_row(
+        probe, delta, ind[j, s], ind_started[j, s], ind_wt[j, s], ind_nobs[j, s], ind_gap[j, s], log_beta, alpha,
+        ind_adjust, ind_times, count_missing, hold, ind_normalize)
+    if ind[j, s] < NEGLIGIBLE:  # no subnormal arithmetic (100x slower) on a weight that no longer counts
+        ind[j, s] = 0.0
+
+
+@jit
+def summary_mean_sum(x, deltas, slot, value, started, old_wt, nobs, gap, first_row, first, acc, acc1, ind, ind_started,
+                     ind_wt, ind_nobs, ind_gap, log_beta, alpha, adjust, times, count_missing, hold, normalize):
+    """A partition's summary for the mean or sum: its state from scratch, :func:`first_observations`, :func:`probe_row`."""
+    first_observations(x, deltas, slot, count_missing, first_row, first, acc, acc1)
     k, n = x.shape
     for j in range(k):
         for i in range(n):
@@ -120,17 +139,22 @@ def summary_mean_sum(x, deltas, slot, value, started, old_wt, nobs, gap, first, 
             if s < 0:
                 continue
             cur = x[j, i]
-            probe_row(cur, deltas[i], started[j, s], j, s, first, acc, acc1, ind, log_beta, alpha, count_missing, hold,
-                      adjust, times, normalize)
+            probe_row(cur, i, deltas[i], j, s, first_row, ind, ind_started, ind_wt, ind_nobs, ind_gap, log_beta, alpha,
+                      count_missing, hold, adjust, times, normalize)
             value[j, s], started[j, s], old_wt[j, s], nobs[j, s], gap[j, s], _ = mean_sum_row(
                 cur, deltas[i], value[j, s], started[j, s], old_wt[j, s], nobs[j, s], gap[j, s], log_beta, alpha,
                 adjust, times, count_missing, hold, normalize)
 
 
 @jit
-def summary_cov(x, deltas, slot, started, wt, s2, den, mx, c, nobs, gap, first, acc, acc1, ind, log_beta, alpha,
-                adjust, count_missing):
-    """A partition's summary for the variance: its state from scratch and the probes of :func:`probe_row`."""
+def summary_cov(x, deltas, slot, started, wt, s2, den, mx, c, nobs, gap, first_row, first, acc, acc1, ind, ind_started,
+                ind_wt, ind_nobs, ind_gap, log_beta, alpha, adjust, count_missing):
+    """A partition's summary for the variance: its state from scratch, :func:`first_observations`, :func:`probe_row`.
+
+    The variance weighs a new observation 1 (``adjust``) or α after f·W:
+    pandas' mean without times, so the probe runs that mean.
+    """
+    first_observations(x, deltas, slot, count_missing, first_row, first, acc, acc1)
     k, n = x.shape
     new_wt = 1.0 if adjust else alpha
     for j in range(k):
@@ -139,8 +163,8 @@ def summary_cov(x, deltas, slot, started, wt, s2, den, mx, c, nobs, gap, first, 
             if s < 0:
                 continue
             cur = x[j, i]
-            probe_row(cur, deltas[i], started[j, s], j, s, first, acc, acc1, ind, log_beta, alpha, count_missing, False,
-                      adjust, False, True)
+            probe_row(cur, i, deltas[i], j, s, first_row, ind, ind_started, ind_wt, ind_nobs, ind_gap, log_beta, alpha,
+                      count_missing, False, adjust, False, True)
             started[j, s], wt[j, s], s2[j, s], den[j, s], mx[j, s], _, c[j, s], nobs[j, s], gap[j, s] = cov_row(
                 cur, cur, deltas[i], started[j, s], wt[j, s], s2[j, s], den[j, s], mx[j, s], mx[j, s], c[j, s],
                 nobs[j, s], gap[j, s], log_beta, alpha, new_wt, adjust, count_missing)
@@ -171,13 +195,13 @@ def combine_mean_sum(value, started, old_wt, nobs, gap, lead, f_value, f_started
                                               hold, normalize)
             if normalize:
                 wf = f_old_wt[j, s]
-                q = ind[j, s, 0] * wf
+                q = ind[j, s] * wf
                 we = wf + q * (w1 - 1.0)
                 mf = f_value[j, s]
                 value[j, s] = mf + q * (w1 * (v1 - mf) - (x1 - mf)) / we
                 old_wt[j, s] = we
             else:
-                value[j, s] = f_value[j, s] + ind[j, s, 0] * (v1 - x1)
+                value[j, s] = f_value[j, s] + ind[j, s] * (v1 - x1)
             nobs[j, s] = nobs[j, s] + f_nobs[j, s]
             gap[j, s] = f_gap[j, s]
 
@@ -203,7 +227,7 @@ def combine_cov(started, wt, s2, den, mx, c, nobs, gap, lead, f_started, f_wt, f
                                                       mx[j, s], mx[j, s], c[j, s], nobs[j, s], gap[j, s] + lead[s],
                                                       log_beta, alpha, new_wt, adjust, count_missing)
             wf, mf = f_wt[j, s], f_mx[j, s]
-            q = ind[j, s, 0] * wf
+            q = ind[j, s] * wf
             we = wf + q * (w1 - 1.0)
             me = mf + q * (w1 * (m1 - mf) - (x1 - mf)) / we
             sq = f_c[j, s] * wf + wf * (mf - me) ** 2 + q * (c1 * w1 + w1 * (m1 - me) ** 2 - (x1 - me) ** 2)
@@ -214,5 +238,5 @@ def combine_cov(started, wt, s2, den, mx, c, nobs, gap, lead, f_started, f_wt, f
             gap[j, s] = f_gap[j, s]
 
 
-__all__ = ["carry_mean_sum", "carry_cov", "probe_row", "summary_mean_sum", "summary_cov", "combine_mean_sum",
+__all__ = ["carry_mean_sum", "carry_cov", "first_observations", "probe_row", "summary_mean_sum", "summary_cov", "combine_mean_sum",
            "combine_cov"]
