@@ -151,9 +151,16 @@ class _Part:
         return self.lanes.shape[1]
 
 
-def _where(p: int, i: int, rows: int | None) -> str:
-    at = f"position {rows + i} (row {i} of partition {p})" if rows is not None else f"row {i} of partition {p}"
-    return at
+def _where(p: int, i: int, rows: int) -> str:
+    """Row i of partition p, ``rows`` rows before it: its position in the whole data and in the partition."""
+    return f"position {rows + i} (row {i} of partition {p})"
+
+
+def _ends(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each distinct key, the row of its first occurrence, of its last) among ``keys`` (one per row of ``rows``)."""
+    distinct, first = np.unique(keys, return_index=True)
+    _, from_end = np.unique(keys[::-1], return_index=True)
+    return distinct, rows[first], rows[len(keys) - 1 - from_end]
 
 
 def _read(block: Any, spec: _Spec, p: int, given: Any = None) -> _Part:
@@ -229,9 +236,9 @@ def _run(spec: _Spec, part: _Part, carry: _Carry, p: int) -> tuple[Any, _Carry]:
                               spec.times is not None, spec.count_missing, spec.hold, spec.min_periods,
                               spec.stat == "mean")
     if spec.times is not None and part.n:
-        rows = slot >= 0
-        carry.last[slot[rows]] = part.ticks[rows]  # the last row of each key wins: times are non-decreasing
-        carry.seen[slot[rows]] = True
+        rows = np.flatnonzero(slot >= 0)
+        keys, _, last = _ends(slot[rows], rows)
+        carry.last[keys], carry.seen[keys] = part.ticks[last], True
     carry.rows += part.n
     if spec.sqrt:
         np.sqrt(out, out=out)
@@ -278,12 +285,9 @@ def _summary_task(block: Any, given: Any, spec: _Spec, p: int) -> _Summary:
         if bad >= 0:
             prev = part.times[np.flatnonzero(codes[:bad] == codes[bad])[-1]]
             message = (part.times[bad], prev, part.uniques[codes[bad]])
-        first_row = np.zeros(nk, dtype=np.int64)
-        first_row[codes[rows[::-1]]] = rows[::-1]
-        last = np.zeros(nk, dtype=np.int64)
-        last[codes[rows]] = rows
+        keys, first, last = _ends(codes[rows], rows)
         first_tick, last_tick = np.zeros(nk, dtype=np.int64), np.zeros(nk, dtype=np.int64)
-        first_tick[present], last_tick[present] = part.ticks[first_row[present]], part.ticks[last[present]]
+        first_row[keys], first_tick[keys], last_tick[keys] = first, part.ticks[first], part.ticks[last]
     k = part.lanes.shape[0]
     arrays = {name: np.full((k, nk), init, dtype=dtype) for name, (dtype, init) in {**spec.fields, **_PROBE}.items()}
     if spec.stat == "var":
