@@ -168,7 +168,7 @@ def run(quick: bool = False) -> list[Result]:
     rows_of: dict[tuple[str, str], Result] = {}
     for workers, methods in runs.items():  # one cluster per size, its workers warmed up (Numba) before timing
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                      memory_limit=WORKER_LIMIT, dashboard_address=None, silence_logs=50) as cluster, \
+                                      memory_limit=WORKER_LIMIT, dashboard_address=":0", silence_logs=50) as cluster, \
                 distributed.Client(cluster) as client:
             client.run(_warm)
             for case, keyed in cases:
