@@ -190,4 +190,5 @@ if __name__ == "__main__":
     rows = run(quick="--quick" in sys.argv)
     print(format_table(rows))
     for r in rows:
-        print(f"{r.case:12s} {r.library:22s} {r.seconds:9.3f} s  peak RSS {r.extra.get('peak_rss_mb', float('nan')):8.0f} MB")
+        peak = r.extra.get("peak_rss_mb", float("nan"))
+        print(f"{r.case:12s} {r.library:22s} {r.seconds:9.3f} s  peak RSS {peak:8.0f} MB")

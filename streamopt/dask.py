@@ -46,15 +46,16 @@ from ._kernels import ewm_scan as _kscan
 __all__ = ["ewm", "DaskEWM", "DaskAccessor"]
 
 _METHODS = ("exact", "scan")
-# state arrays (k lanes, one column per key): name -> (dtype, initial value), as the batch kernels start them
+# state arrays (k lanes, a column per key): name -> (dtype, initial value), as the batch kernels start them
 _MEAN = {"value": (np.float64, np.nan), "started": (np.bool_, False), "old_wt": (np.float64, 1.0),
          "nobs": (np.int64, 0), "gap": (np.float64, 0.0)}
 _COV = {"started": (np.bool_, False), "wt": (np.float64, 1.0), "s2": (np.float64, 1.0), "den": (np.float64, 0.0),
         "mx": (np.float64, np.nan), "c": (np.float64, 0.0), "nobs": (np.int64, 0), "gap": (np.float64, 0.0)}
 # the scan's probes of a partition (:func:`streamopt._kernels.ewm_scan.probe_row`)
-_PROBE = {"first_row": (np.int64, -1), "first": (np.float64, np.nan), "acc": (np.float64, 0.0), "acc1": (np.float64, 0.0),
-          "ind": _MEAN["value"], "ind_started": _MEAN["started"], "ind_wt": _MEAN["old_wt"], "ind_nobs": _MEAN["nobs"],
+_PROBE = {"first_row": (np.int64, -1), "first": (np.float64, np.nan), "acc": (np.float64, 0.0),
+          "acc1": (np.float64, 0.0), "ind": _MEAN["value"], "ind_started": _MEAN["started"], "ind_wt": _MEAN["old_wt"], "ind_nobs": _MEAN["nobs"],
           "ind_gap": _MEAN["gap"]}
+_SENT = ("first", "acc", "acc1", "ind")  # the probes the fold of the summaries reads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,7 +298,8 @@ def _summary_task(block: Any, given: Any, spec: _Spec, p: int) -> _Summary:
         _kscan.summary_mean_sum(part.lanes, deltas, codes, *arrays.values(), spec.log_beta, spec.alpha,
                                 spec.adjust, spec.times is not None, spec.count_missing, spec.hold,
                                 spec.stat == "mean")
-    return _Summary(part.n, part.uniques, arrays, present, first_tick, first_row, last_tick, part.unit,
+    kept = {name: a for name, a in arrays.items() if name in spec.fields or name in _SENT}  # what the fold reads
+    return _Summary(part.n, part.uniques, kept, present, first_tick, first_row, last_tick, part.unit,
                     part.unit_ticks, bad, message)
 
 

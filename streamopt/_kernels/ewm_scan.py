@@ -130,7 +130,7 @@ def probe_row(cur, i, delta, j, s, first_row, ind, ind_started, ind_wt, ind_nobs
 @jit
 def summary_mean_sum(x, deltas, slot, value, started, old_wt, nobs, gap, first_row, first, acc, acc1, ind, ind_started,
                      ind_wt, ind_nobs, ind_gap, log_beta, alpha, adjust, times, count_missing, hold, normalize):
-    """A partition's summary for the mean or sum: its state from scratch, :func:`first_observations`, :func:`probe_row`."""
+    """A partition's summary for the mean or sum: its own state, :func:`first_observations`, :func:`probe_row`."""
     first_observations(x, deltas, slot, count_missing, first_row, first, acc, acc1)
     k, n = x.shape
     for j in range(k):
@@ -149,7 +149,7 @@ def summary_mean_sum(x, deltas, slot, value, started, old_wt, nobs, gap, first_r
 @jit
 def summary_cov(x, deltas, slot, started, wt, s2, den, mx, c, nobs, gap, first_row, first, acc, acc1, ind, ind_started,
                 ind_wt, ind_nobs, ind_gap, log_beta, alpha, adjust, count_missing):
-    """A partition's summary for the variance: its state from scratch, :func:`first_observations`, :func:`probe_row`.
+    """A partition's summary for the variance: its own state, :func:`first_observations`, :func:`probe_row`.
 
     The variance weighs a new observation 1 (``adjust``) or α after f·W:
     pandas' mean without times, so the probe runs that mean.
@@ -238,5 +238,5 @@ def combine_cov(started, wt, s2, den, mx, c, nobs, gap, lead, f_started, f_wt, f
             gap[j, s] = f_gap[j, s]
 
 
-__all__ = ["carry_mean_sum", "carry_cov", "first_observations", "probe_row", "summary_mean_sum", "summary_cov", "combine_mean_sum",
-           "combine_cov"]
+__all__ = ["carry_mean_sum", "carry_cov", "first_observations", "probe_row", "summary_mean_sum", "summary_cov",
+           "combine_mean_sum", "combine_cov"]
