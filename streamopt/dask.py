@@ -53,8 +53,8 @@ _COV = {"started": (np.bool_, False), "wt": (np.float64, 1.0), "s2": (np.float64
         "mx": (np.float64, np.nan), "c": (np.float64, 0.0), "nobs": (np.int64, 0), "gap": (np.float64, 0.0)}
 # the scan's probes of a partition (:func:`streamopt._kernels.ewm_scan.probe_row`)
 _PROBE = {"first_row": (np.int64, -1), "first": (np.float64, np.nan), "acc": (np.float64, 0.0),
-          "acc1": (np.float64, 0.0), "ind": _MEAN["value"], "ind_started": _MEAN["started"], "ind_wt": _MEAN["old_wt"], "ind_nobs": _MEAN["nobs"],
-          "ind_gap": _MEAN["gap"]}
+          "acc1": (np.float64, 0.0), "ind": _MEAN["value"], "ind_started": _MEAN["started"], "ind_wt": _MEAN["old_wt"],
+          "ind_nobs": _MEAN["nobs"], "ind_gap": _MEAN["gap"]}
 _SENT = ("first", "acc", "acc1", "ind")  # the probes the fold of the summaries reads
 
 
