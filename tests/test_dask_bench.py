@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 
@@ -26,5 +27,8 @@ def test_dask_group_quick_rows_and_goal():
         assert r.extra["peak_rss_mb"] > 0, r
     assert {r.extra["workers"] for r in rows if "workers" in r.extra} == {1, 2}
     (goal,) = [g for g in report.evaluate_goals(rows) if g.id == "dask-scan-scales"]
+    assert goal.status == "not evaluated"  # quick sizes are below the goal's min_size
+    big = [dataclasses.replace(r, size=10**7) for r in rows]
+    (goal,) = [g for g in report.evaluate_goals(big) if g.id == "dask-scan-scales"]
     assert goal.status in ("met", "not met") and goal.rows == 2
     assert (group.CACHE / f"{group.ROWS_QUICK}-{group.PARTITIONS_QUICK}-keyed" / "_complete").exists()
