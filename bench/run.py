@@ -12,6 +12,7 @@ Groups (one script each in ``bench/``, each with ``run(quick) -> list[Result]``)
     optim    fused optimizer steps vs torch.optim and NumPy
     train    the notes' experiment vs its NumPy form and PyTorch
     startup  import + first call in a new process, warm and cold Numba cache
+    dask     streamopt.dask.ewm out of core on a LocalCluster: scan on 2 workers vs 1, exact, pandas
 
 A group whose script is missing or raises is reported as such and the others
 still run; the exit status is then 1.  ``--quick`` uses fewer sizes and
@@ -49,10 +50,12 @@ GROUPS: dict[str, str] = {
     "optim": "optimizers",
     "train": "train",
     "startup": "startup",
+    "dask": "dask_ewm",
 }
 
 #: distributions whose version the header prints ("missing" when not installed).
-VERSIONS = ("streamopt", "numpy", "numba", "pandas", "matplotlib", "polars", "numbagg", "river", "torch")
+VERSIONS = ("streamopt", "numpy", "numba", "pandas", "matplotlib", "polars", "numbagg", "river", "torch", "dask",
+            "distributed", "pyarrow")
 
 DEFAULT_OUT = "bench-results"
 
