@@ -422,6 +422,7 @@ class DaskEWM:
             if isinstance(obj, dd.DataFrame):
                 drop = [c for c in (times, by) if isinstance(c, str) and c in obj.columns]
             self._axis, self._given = 0, None
+        self._probe = probe
         self._base = dict(alpha=probe._alpha, log_beta=probe._log_beta, adjust=probe._adjust, hold=probe._ignore_na,
                           count_missing=probe._count_missing, min_periods=probe._min_periods,
                           halflife=halflife if times is not None else None, times=where, by=by,
@@ -449,20 +450,24 @@ class DaskEWM:
         >>> streamopt.dask.ewm(x, alpha=0.5).mean().compute()
         array([1.        , 1.66666667, 2.42857143, 3.26666667])
         """
+        self._probe._numeric("mean", False)  # a frame with text columns: refused as ewm refuses it
         return self._build("mean", False, False)
 
     def sum(self) -> Any:
         """The EW sum Σ w_i x_i, as :meth:`streamopt.EWM.sum` (adjust=True only; lazy)."""
         if not self._base["adjust"]:
             raise NotImplementedError("sum is defined for adjust=True only (as in pandas), got adjust=False")
+        self._probe._numeric("sum", False)  # a frame with text columns: refused as ewm refuses it
         return self._build("sum", False, False)
 
     def var(self, bias: Any = False) -> Any:
         """The EW variance, as :meth:`streamopt.EWM.var` (lazy)."""
+        self._probe._numeric("var", False)  # a frame with text columns: refused as ewm refuses it
         return self._build("var", _check_bias(bias), False)
 
     def std(self, bias: Any = False) -> Any:
         """The EW standard deviation √var, as :meth:`streamopt.EWM.std` (lazy)."""
+        self._probe._numeric("std", False)  # a frame with text columns: refused as ewm refuses it
         return self._build("var", _check_bias(bias), True)
 
     # ------------------------------------------------------------ the graph
