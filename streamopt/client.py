@@ -142,11 +142,15 @@ def _time_list(times: Any, n: int) -> list[Any]:
             return items
         if all(isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)) for t in items):
             return [int(t) for t in items]
+        for i, t in enumerate(items):
+            if not isinstance(t, (datetime.datetime, np.datetime64)) and t is not pd.NaT:
+                raise TypeError(f"times must be all datetimes, all integer nanoseconds or all ISO-8601 strings, "
+                                f"got {excerpt(t)} at position {i}")
         try:
             times = pd.DatetimeIndex(items)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"times must be datetimes, integer nanoseconds or ISO-8601 strings, "
-                            f"got {excerpt(items)}") from exc
+            raise TypeError(f"times must be datetimes of one kind (all naive or all tz-aware), "
+                            f"got {excerpt(items)}: {exc}") from exc
     t, _ = _times(times, n, None)
     return t.as_unit("ns").asi8.tolist()
 
