@@ -53,7 +53,7 @@ ALPHA = 0.1
 STREAM = "bench"
 #: (rounds, batches per producer per round, seconds per request round)
 FULL = (3, 25, 3.0)
-QUICK = (1, 3, 1.0)
+QUICK = (1, 6, 1.0)
 SERVER_START_SECONDS = 120.0
 
 

@@ -42,7 +42,7 @@ STATS = ("mean", "var", "std")
 
 
 class ServiceError(Exception):
-    """The service refused a request (a 4xx, or a 5xx that outlived the retries).
+    """The service refused a request: a 4xx (or a 5xx other than 500, 502, 503, 504, which are retried).
 
     Attributes
     ----------

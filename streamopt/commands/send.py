@@ -201,6 +201,9 @@ def _refused(exc: Any, records: list[Any], first_row: int, seq: int, name: str,
         return CLIError(f"--token: the service refused it ({exc.status}): {exc.message}")
     if exc.status == 404:
         return CLIError(f"STREAM {args.stream!r}: the service refused it ({exc.status}): {exc.message}")
+    if exc.status == 413:
+        return CLIError(f"--batch {args.batch}: the service refused batch {seq} as too big ({exc.status}): "
+                        f"{exc.message}; use a smaller --batch")
     where = f"rows {first_row}-{first_row + len(records) - 1} (batch {seq})"
     m = _INDEX.search(exc.message)
     if m is not None:
