@@ -8,7 +8,8 @@ service, wall clock, all clients together):
   keys with :class:`streamopt.client.Client` (``results=False``: the acknowledgement only), one
   request at a time.  ``seconds`` = wall time / batches acknowledged.  Libraries: ``streamopt``
   (``--durability full``: every acknowledged batch fsynced), ``streamopt-normal``, ``streamopt-memory``
-  (``--db :memory:``) — the cost of durability as ratios — and ``river``: one ``stats.EWMean`` per
+  (``--db :memory:``) — the cost of durability as ratios —, ``streamopt-results`` (full, with each
+  observation's statistics in the answer: ``results=True``) and ``river``: one ``stats.EWMean`` per
   key in a dict, updated in this process, no network, no durability.
 - ``request-1x64``: 64 concurrent connections each sending single-observation requests (its own
   producer, seq 1, 2, ...) as fast as the answers come, from 2 load-generator processes (asyncio
@@ -149,7 +150,7 @@ def key_names() -> list[str]:
     return [f"k{i:04d}" for i in range(KEYS)]
 
 
-def _batch_worker(url: str, producer: int, batches: int) -> None:
+def _batch_worker(url: str, producer: int, batches: int, results: bool) -> None:
     """Send ``batches`` batches of ``BATCH`` observations per "go", one request at a time."""
     from streamopt.client import Client
 
@@ -162,7 +163,7 @@ def _batch_worker(url: str, producer: int, batches: int) -> None:
             cpu0, t0 = time.process_time(), time.time()
             applied = 0
             for b in range(batches):
-                applied += client.send(STREAM, keys[b], values[b], results=False).applied
+                applied += client.send(STREAM, keys[b], values[b], results=results).applied
             print(json.dumps({"start": t0, "end": time.time(), "applied": applied, "requests": batches,
                               "cpu": time.process_time() - cpu0}), flush=True)
 
@@ -184,7 +185,7 @@ async def _connection(host: str, port: int, producer: str, key: str, seq0: int, 
             length = int(re.search(rb"(?i)content-length:\s*(\d+)", header).group(1))
             answer = await reader.readexactly(length)
             latencies.append(clock() - t0)
-            if not header.startswith(b"HTTP/1.1 200"):
+            if not header.startswith(b"HTTP/1.1 200") or b'"applied":1,' not in answer:
                 raise RuntimeError(f"answer {header[:40]!r} {answer[:200]!r}")
             seq += 1
     finally:
@@ -273,12 +274,18 @@ def _service(durability: str, folder: Path, quick: bool) -> list[Result]:
     rows = []
     try:
         _create(server.url)
-        workers = [Worker("batch", url=server.url, producer=i, batches=batches) for i in range(PRODUCERS)]
-        got = _rounds(server, workers, rounds)
-        rows.append(_row(f"batch-{BATCH}x{PRODUCERS}", library, BATCH, got, "observations",
-                         durability=durability, producers=PRODUCERS, keys=KEYS))
-        for w in workers:
-            w.stop()
+        # with the statistics of every observation in the answers too: only at full durability, not quick
+        for results in (False, True) if durability == "full" and not quick else (False,):
+            workers = [Worker("batch", url=server.url, producer=i + PRODUCERS * results, batches=batches,
+                              results=results) for i in range(PRODUCERS)]
+            got = _rounds(server, workers, rounds)
+            if any(r["applied"] != r["requests"] * BATCH for r in got):
+                raise RuntimeError(f"batches answered as duplicates or partly applied: {got}")
+            rows.append(_row(f"batch-{BATCH}x{PRODUCERS}", library + "-results" * results, BATCH, got,
+                             "observations", durability=durability, producers=PRODUCERS, keys=KEYS,
+                             results=results))
+            for w in workers:
+                w.stop()
         per = CONNECTIONS // REQUEST_PROCESSES
         workers = [Worker("requests", url=server.url, first=i * per, connections=per, seconds=seconds)
                    for i in range(REQUEST_PROCESSES)]
@@ -286,6 +293,8 @@ def _service(durability: str, folder: Path, quick: bool) -> list[Result]:
         case = f"request-1x{CONNECTIONS}"
         rows.append(_row(case, library, 1, got, "requests", durability=durability, connections=CONNECTIONS,
                          load_processes=REQUEST_PROCESSES))
+        best = rows[-1].extra
+        best["client_cpu_seconds_per_request"] = best["client_cpu_seconds"] / best["requests"]
         for q in (50, 99):
             lat = [float(np.percentile(r["latencies"], q)) for r in got]
             rows.append(Result(GROUP, f"{case}-p{q}", library, 1, "float64", min(lat),
