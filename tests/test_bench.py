@@ -400,7 +400,7 @@ def test_service_rows_take_the_best_round_and_say_what_was_measured():
 
 
 def test_service_group_quick_against_a_real_server(tmp_path):
-    pytest.importorskip("httpx")
+    pytest.importorskip("streamopt.service")  # the service extra (httpx, starlette, uvicorn, ...)
     import service as group
 
     rows = group.run(quick=True)
