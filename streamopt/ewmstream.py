@@ -167,6 +167,20 @@ class EWMStream:
             return np.ascontiguousarray(codes, dtype=np.int64), []
         return np.ascontiguousarray(codes, dtype=np.int64), self._key_kind(np.asarray(uniques, dtype=object))
 
+    def _slots(self, uniques: list[Any]) -> np.ndarray:
+        """Each key's state slot, -1 for a key not known yet."""
+        return np.array([self._slot_of.get(k, -1) for k in uniques], dtype=np.int64)
+
+    def _add_keys(self, uniques: list[Any], slots: np.ndarray) -> None:
+        """Give the keys of slot -1 the next slots (fresh states), in order; fills ``slots``."""
+        new = np.flatnonzero(slots < 0)
+        if new.size:
+            self._grow(len(self._keys) + new.size)
+            for c in new:
+                slots[c] = len(self._keys)
+                self._slot_of[uniques[c]] = len(self._keys)
+                self._keys.append(uniques[c])
+
     def _values(self, values: Any) -> tuple[np.ndarray, Any]:
         """(float64 values, the Series' index or None)."""
         if isinstance(values, pd.Series):
@@ -203,15 +217,9 @@ class EWMStream:
         x, index = self._values(values)
         n = x.shape[0]
         codes, uniques = self._codes(keys, n)
-        slots = np.array([self._slot_of.get(k, -1) for k in uniques], dtype=np.int64)
+        slots = self._slots(uniques)
         deltas, ticks = self._deltas(times, n, codes, slots, uniques)
-        new = np.flatnonzero(slots < 0)  # validated: from here on nothing can fail
-        if new.size:
-            self._grow(len(self._keys) + new.size)
-            for c in new:
-                slots[c] = len(self._keys)
-                self._slot_of[uniques[c]] = len(self._keys)
-                self._keys.append(uniques[c])
+        self._add_keys(uniques, slots)  # validated: from here on nothing can fail
         out_mean = np.empty(n if "mean" in self._stats else 0)
         out_var = np.empty(n if self._tracks("var") else 0)
         a = self._arrays
@@ -287,6 +295,151 @@ class EWMStream:
     def __len__(self) -> int:
         return len(self._keys)
 
+    # ------------------------------------------------------------ per-key state and configuration
+    @property
+    def state_dtype(self) -> np.dtype:
+        """The dtype of one key's state record: a packed, little-endian structured dtype.
+
+        One field per state array the stream keeps, in a fixed order:
+        ``last_time`` (int64 ns), ``seen`` (bool), then the mean's state when
+        "mean" is tracked and the variance's when "var" or "std" is.  Two
+        streams of the same ``stats`` have the same ``state_dtype``.
+        """
+        return np.dtype([(name, np.dtype(_ARRAYS[name][0]).newbyteorder("<")) for name in self._arrays])
+
+    def key_states(self, keys: Any = None) -> np.ndarray:
+        r"""The exact state of ``keys`` (all keys, in order of first appearance, when None): one record per key.
+
+        Parameters
+        ----------
+        keys : 1-D sequence of str or int, optional
+            Keys of this stream (``[None]`` for a stream fed without keys).
+
+        Returns
+        -------
+        ndarray of dtype :attr:`state_dtype`
+            A new array, one record per key in the order asked; its bytes
+            (``rows.tobytes()``) read back with ``np.frombuffer(b,
+            dtype=stream.state_dtype)`` are the same state.
+
+        Raises
+        ------
+        KeyError
+            Naming the first key this stream has no state for.
+
+        Examples
+        --------
+        >>> import numpy as np, streamopt
+        >>> s = streamopt.EWMStream(alpha=0.5)
+        >>> _ = s.update([1.0, 10.0, 3.0], keys=["a", "b", "a"])
+        >>> rows = s.key_states(["a"])
+        >>> rows["values"], rows["m_nobss"]
+        (array([2.33333333]), array([2]))
+        >>> t = streamopt.EWMStream(**s.config())
+        >>> t.set_key_states(["a"], np.frombuffer(rows.tobytes(), dtype=t.state_dtype))
+        >>> t.update(5.0, keys=["a"])["mean"] == s.update(5.0, keys=["a"])["mean"]
+        array([ True])
+        """
+        slots = np.arange(len(self._keys)) if keys is None else self._known_slots(keys)
+        rows = np.empty(slots.shape[0], dtype=self.state_dtype)
+        for name, a in self._arrays.items():
+            rows[name] = a[slots]
+        return rows
+
+    def _known_slots(self, keys: Any) -> np.ndarray:
+        """The slot of each of ``keys``; KeyError naming the first key without state."""
+        if isinstance(keys, (str, bytes)) or np.ndim(keys) != 1:
+            raise ValueError(f"keys must be a 1-D sequence of keys (or None for every key), got {excerpt(keys)}")
+        slots = np.empty(len(keys), dtype=np.int64)
+        for i, key in enumerate(keys):
+            slot = self._slot_of.get(_plain_key(key), -1)
+            if slot < 0:
+                raise KeyError(f"key {key!r} (position {i} of keys) has no state in this stream "
+                               f"(keys: {excerpt(self._keys)})")
+            slots[i] = slot
+        return slots
+
+    def set_key_states(self, keys: Any, rows: Any) -> None:
+        r"""Write the state records ``rows`` (as :meth:`key_states` gives them) for ``keys``.
+
+        A key already known gets its state replaced; keys not known yet are
+        added, in the order given.  All or nothing: any bad input raises
+        before a state changes.
+
+        Parameters
+        ----------
+        keys : 1-D sequence of str or int, or None
+            Distinct keys, one per row, of the stream's one kind as in
+            :meth:`update` (None, or ``[None]``, for a stream fed without keys).
+        rows : ndarray of dtype :attr:`state_dtype`
+            1-D, one record per key (``np.frombuffer(b, dtype=stream.state_dtype)``
+            reads saved bytes).
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> s = streamopt.EWMStream(span=3.0, stats=("mean", "var"))
+        >>> _ = s.update([1.0, 2.0, 4.0], keys=[7, 8, 7])
+        >>> t = streamopt.EWMStream(**s.config())
+        >>> t.set_key_states([8, 7], s.key_states([8, 7]))
+        >>> t.keys(), t.get(7) == s.get(7)
+        ([8, 7], True)
+        """
+        if not isinstance(rows, np.ndarray) or rows.dtype != self.state_dtype:
+            got = f"dtype {rows.dtype}" if isinstance(rows, np.ndarray) else type(rows).__name__
+            raise TypeError(f"rows must be an array of the stream's state_dtype {self.state_dtype} "
+                            f"(from key_states), got {got}")
+        if rows.ndim != 1:
+            raise ValueError(f"rows must be 1-D (one record per key), got shape {rows.shape}")
+        n = rows.shape[0]
+        if keys is not None and (isinstance(keys, (str, bytes)) or np.ndim(keys) != 1):
+            raise ValueError(f"keys must be a 1-D sequence of keys (one per row), got {excerpt(keys)}")
+        if keys is not None and len(keys) != n:
+            raise ValueError(f"keys must have one key per row of rows ({n}), got {len(keys)}")
+        if keys is not None and n and all(key is None for key in keys):
+            keys = None  # the key None of a stream fed without keys, as keys() gives it
+        codes, uniques = self._codes(keys, n)
+        if len(uniques) != n:
+            repeated = next(i for i, c in enumerate(codes) if c < i)
+            raise ValueError(f"keys must be distinct, got {excerpt(uniques[codes[repeated]])} again at position "
+                             f"{repeated}")
+        for name in ("m_nobss", "v_nobss"):
+            if name in self._arrays and n:
+                bad = np.flatnonzero(rows[name] < 0)
+                if bad.size:
+                    raise ValueError(f"rows[{name!r}] must be >= 0 (a count), got {rows[name][bad[0]]} "
+                                     f"at position {bad[0]}")
+        slots = self._slots(uniques)
+        self._add_keys(uniques, slots)  # validated: from here on nothing can fail
+        for name, a in self._arrays.items():
+            a[slots] = rows[name]
+
+    def config(self) -> dict[str, Any]:
+        r"""The stream's parameters in canonical, JSON-ready form: ``EWMStream(**config)`` is the same stream.
+
+        Keys: one decay, ``alpha`` (float: a decay given as com, span or a
+        number halflife comes back as the α it resolves to) or ``halflife``
+        (a time span, as ``str(pd.Timedelta)``, e.g. "0 days 01:00:00", exact
+        to the nanosecond); ``adjust``, ``ignore_na``, ``min_periods`` (0 is
+        given back as 1, which means the same) and ``stats``.  Two streams
+        that compute the same statistics the same way have equal configs,
+        and a stream restored by :meth:`from_state` has its original's.
+
+        Examples
+        --------
+        >>> import streamopt
+        >>> streamopt.EWMStream(halflife="1h", stats=("mean", "std")).config()
+        {'halflife': '0 days 01:00:00', 'adjust': True, 'ignore_na': False, 'min_periods': 1, 'stats': ['mean', 'std']}
+        >>> streamopt.EWMStream(com=1.0).config() == streamopt.EWMStream(alpha=0.5).config()
+        True
+        """
+        if self._halflife_ns is not None:
+            decay: dict[str, Any] = {"halflife": str(pd.Timedelta(int(self._halflife_ns), unit="ns"))}
+        else:
+            decay = {"alpha": float(self._alpha)}
+        return {**decay, "adjust": bool(self._adjust), "ignore_na": bool(self._ignore_na),
+                "min_periods": int(self._min_periods), "stats": list(self._stats)}
+
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """The whole stream as JSON-ready data (exact floats), for :meth:`from_state`."""
@@ -335,6 +488,17 @@ class EWMStream:
             stream._arrays[name] = got
         stream._grow(max(len(keys), 16))
         return stream
+
+
+def _plain_key(key: Any) -> Any:
+    """``key`` as the stream keeps it (Python str or int); a key of another kind matches none."""
+    if isinstance(key, (bool, np.bool_)):
+        return ()
+    if isinstance(key, np.integer):
+        return int(key)
+    if isinstance(key, np.str_):
+        return str(key)
+    return key if key is None or type(key) in (str, int) else ()
 
 
 def _check_stats(stats: Any) -> tuple[str, ...]:

@@ -248,3 +248,152 @@ def test_an_empty_update_returns_empty_columns_and_adds_no_key():
     timed = streamopt.EWMStream(halflife="1D")
     assert timed.update([], keys=[], times=np.array([], dtype="datetime64[ns]"))["mean"].shape == (0,)
     assert len(timed) == 0
+
+
+# ---------------------------------------------------------------- per-key state records and config
+@settings(max_examples=80, deadline=None)
+@given(cases(), st.sampled_from([("mean",), ("var",), ("std", "mean"), STATS]), st.data())
+def test_key_states_moved_as_bytes_continue_bit_for_bit(case, stats, data):
+    x, keys, times, params, cuts = case
+    whole = streamopt.EWMStream(**params, stats=stats)
+    want = joined(feed(whole, x, keys, times, cuts), stats)
+    split = data.draw(st.sampled_from(cuts))
+    first = streamopt.EWMStream(**params, stats=stats)
+    outs = feed(first, x, keys, times, [c for c in cuts if c <= split])
+    # to a fresh stream built from the config (through JSON), key by key in reverse order, as bytes
+    moved = streamopt.EWMStream(**json.loads(json.dumps(first.config())))
+    assert moved.config() == first.config() and moved.state_dtype == first.state_dtype
+    for key in reversed(first.keys()):
+        blob = first.key_states([key]).tobytes()
+        moved.set_key_states([key], np.frombuffer(blob, dtype=moved.state_dtype))
+    assert moved.keys() == first.keys()[::-1]
+    outs += feed(moved, x, keys, times, cuts, start=split)
+    got = joined(outs, stats)
+    assert all(same_bits(got[s], want[s]) for s in stats)
+    # the records equal the uninterrupted stream's, field by field, bit for bit
+    ks = whole.keys()
+    assert moved.key_states(ks).tobytes() == whole.key_states(ks).tobytes()
+    assert whole.key_states().tobytes() == whole.key_states(ks).tobytes()
+
+
+def test_key_states_records_hold_each_state_array():
+    s = streamopt.EWMStream(halflife="1h", stats=("mean", "var"))
+    s.update([1.0, 2.0, 4.0], keys=["a", "b", "a"],
+             times=pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:30", "2024-01-01 01:00"]))
+    rows = s.key_states()
+    assert rows.dtype == s.state_dtype and rows.dtype.names[:2] == ("last_time", "seen")
+    assert set(rows.dtype.names) == set(s.state_dict()["arrays"])
+    assert rows["last_time"].tolist() == [pd.Timestamp("2024-01-01 01:00").value,
+                                          pd.Timestamp("2024-01-01 00:30").value]
+    assert rows["m_nobss"].tolist() == [2, 1] and rows["v_nobss"].tolist() == [2, 1]
+    # key a: weights 0.5 (one halflife back) and 1: mean (0.5 + 4) / 1.5
+    assert rows["values"][0] == (0.5 * 1.0 + 4.0) / 1.5
+    assert rows.dtype.itemsize == sum(rows.dtype[name].itemsize for name in rows.dtype.names)  # packed
+    # a copy: changing it changes no state
+    rows["values"][:] = 0.0
+    assert s.get("a")["mean"] == (0.5 * 1.0 + 4.0) / 1.5
+    assert streamopt.EWMStream(alpha=0.5, stats=("std",)).state_dtype.names == (
+        "last_time", "seen", "v_starts", "wts", "s2s", "dens", "mxs", "cs", "v_nobss", "v_gaps")
+    empty = streamopt.EWMStream(alpha=0.5).key_states()
+    assert empty.shape == (0,) and empty.dtype == streamopt.EWMStream(alpha=0.5).state_dtype
+
+
+def test_key_states_of_a_stream_without_keys():
+    s = streamopt.EWMStream(alpha=0.25, stats=STATS)
+    s.update([1.0, 3.0])
+    t = streamopt.EWMStream(**s.config())
+    t.set_key_states(s.keys(), s.key_states([None]))
+    assert t.keys() == [None]
+    assert same_bits(t.update([2.0])["var"], s.update([2.0])["var"])
+    u = streamopt.EWMStream(**s.config())
+    u.set_key_states(None, s.key_states())
+    assert u.key_states().tobytes() == t.key_states().tobytes()
+    with pytest.raises(ValueError, match="keys must be None"):
+        u.set_key_states(["a"], s.key_states())
+
+
+def test_set_key_states_replaces_a_known_key_and_keeps_the_others():
+    s = streamopt.EWMStream(alpha=0.5, stats=STATS)
+    s.update([1.0, 10.0, 3.0], keys=[1, 2, 1])
+    other = streamopt.EWMStream(alpha=0.5, stats=STATS)
+    other.update([100.0], keys=[5])
+    b_before = s.key_states([2]).tobytes()
+    s.set_key_states(np.array([1, 9]), other.key_states([5, 5]))
+    assert s.keys() == [1, 2, 9] and s.get(1)["mean"] == 100.0 and s.get(9)["count"] == 1
+    assert s.key_states([2]).tobytes() == b_before
+    s.set_key_states([], s.key_states([]))
+    assert s.keys() == [1, 2, 9]
+
+
+def test_unknown_keys_are_key_errors_naming_the_key():
+    s = streamopt.EWMStream(alpha=0.5)
+    s.update([1.0, 2.0], keys=["a", "b"])
+    with pytest.raises(KeyError, match=r"'z'.*position 1"):
+        s.key_states(["a", "z"])
+    for other_kind in (1, 1.0, True, None):
+        with pytest.raises(KeyError, match=repr(other_kind)):
+            s.key_states([other_kind])
+    with pytest.raises(ValueError, match="keys must be a 1-D"):
+        s.key_states("a")
+    assert s.key_states(np.array(["b", "a"]))["values"].tolist() == [2.0, 1.0]
+    ints = streamopt.EWMStream(alpha=0.5)
+    ints.update([1.0], keys=[3])
+    assert ints.key_states([np.int32(3)])["values"].tolist() == [1.0]
+    with pytest.raises(KeyError, match="'3'"):
+        ints.key_states(["3"])
+
+
+def _bad_set_calls():
+    s = streamopt.EWMStream(alpha=0.5, stats=("mean", "var"))
+    good = s.state_dtype
+    rows = np.zeros(2, dtype=good)
+    negative = rows.copy()
+    negative["v_nobss"][1] = -1
+    mean_only = streamopt.EWMStream(alpha=0.5).state_dtype
+    return [
+        (["a", "b"], np.zeros(2, dtype=mean_only), TypeError, "rows must be an array of the stream's state_dtype"),
+        (["a", "b"], np.zeros(2, dtype=good).tolist(), TypeError, "rows must be an array"),
+        (["a", "b"], np.zeros((1, 2), dtype=good), ValueError, "rows must be 1-D"),
+        (["a"], rows, ValueError, r"keys must have one key per row of rows \(2\), got 1"),
+        ("ab", rows, ValueError, "keys must be a 1-D"),
+        (["new", "new"], rows, ValueError, "keys must be distinct.*'new'.*position 1"),
+        (["new", 1], rows, TypeError, "keys must be all str or all int"),
+        ([1, 2], rows, TypeError, "keys must be of one kind"),
+        (["new", None], rows, ValueError, "keys must not hold missing"),
+        (None, rows[:1], ValueError, "keys must be given"),
+        (["a", "new"], negative, ValueError, r"rows\['v_nobss'\] must be >= 0.*-1 at position 1"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_bad_set_calls())))
+def test_bad_set_key_states_name_the_parameter_and_change_nothing(index):
+    keys, rows, error, match = _bad_set_calls()[index]
+    s = streamopt.EWMStream(alpha=0.5, stats=("mean", "var"))
+    s.update([1.0, 2.0], keys=["a", "b"])
+    before = json.dumps(s.state_dict())
+    rows_before = np.array(rows, copy=True)
+    with pytest.raises(error, match=match):
+        s.set_key_states(keys, rows)
+    assert json.dumps(s.state_dict()) == before and s.keys() == ["a", "b"]
+    assert np.array_equal(np.asarray(rows), rows_before)
+
+
+@pytest.mark.parametrize("kwargs, want", [
+    ({"com": 1.0}, {"alpha": 0.5}),
+    ({"span": 3}, {"alpha": 0.5}),
+    ({"alpha": np.float64(0.25)}, {"alpha": 0.25}),
+    ({"halflife": 2.0}, {"alpha": -np.expm1(-np.log(2.0) / 2.0)}),
+    ({"halflife": "1h"}, {"halflife": "0 days 01:00:00"}),
+    ({"halflife": pd.Timedelta("90min")}, {"halflife": "0 days 01:30:00"}),
+    ({"halflife": np.timedelta64(1, "ns")}, {"halflife": "0 days 00:00:00.000000001"}),
+    ({"halflife": "1000D"}, {"halflife": "1000 days 00:00:00"}),
+])
+def test_config_is_canonical_json_and_rebuilds_the_same_stream(kwargs, want):
+    s = streamopt.EWMStream(**kwargs, adjust=False, ignore_na=True, min_periods=2, stats=("std", "mean"))
+    cfg = s.config()
+    assert cfg == {**want, "adjust": False, "ignore_na": True, "min_periods": 2, "stats": ["std", "mean"]}
+    again = streamopt.EWMStream(**json.loads(json.dumps(cfg)))
+    assert again.config() == cfg
+    assert json.dumps(again.state_dict()) == json.dumps(s.state_dict())  # same α, log β, halflife bits
+    assert streamopt.EWMStream.from_state(s.state_dict()).config() == cfg
+    assert streamopt.EWMStream(alpha=0.5).config()["min_periods"] == 1  # 0 and 1 mean the same
