@@ -17,7 +17,7 @@ pytest.importorskip("httpx")
 import streamopt  # noqa: E402
 from streamopt.client import Client  # noqa: E402
 
-serve = pytest.importorskip("_server").serve  # tests/_server.py: a real `streamopt serve` process
+from _server import Server  # noqa: E402  (tests/_server.py: a real `streamopt serve` process)
 
 T0 = pd.Timestamp("2024-05-01T00:00:00Z").value
 
@@ -61,7 +61,7 @@ def same(a: dict, b: dict) -> bool:
 def test_send_a_file_then_stdin_then_rerun_is_exactly_once(tmp_path):
     path = tmp_path / "temps.csv"
     df = write_csv(path, 500)
-    with serve(tmp_path / "srv", token="tok") as srv:
+    with Server(tmp_path / "srv.db", token="tok") as srv:
         with Client(srv.url, token="tok") as c:
             c.create_stream("temps", halflife="1h", times=True)
         args = (srv.url, "temps", path, "--key-column", "city", "--value-column", "temp", "--time-column", "time",
@@ -87,7 +87,7 @@ def test_send_resumes_after_a_kill(tmp_path):
     path = tmp_path / "big.csv"
     df = write_csv(path, 5_000, seed=3, keys=50, times=False)
     lines = path.read_bytes().splitlines(keepends=True)
-    with serve(tmp_path / "srv") as srv:
+    with Server(tmp_path / "srv.db") as srv:
         with Client(srv.url) as c:
             c.create_stream("big", alpha=0.05)
         argv = [str(SCRIPT), "send", srv.url, "big", "-", "--key-column", "city", "--value-column", "temp",
@@ -127,7 +127,9 @@ def test_bad_input_is_one_line_naming_the_flag_or_the_row(tmp_path):
     short.write_text("time,city,temp\n1,a,1.5\n2,a\n")
     old = tmp_path / "old.csv"
     old.write_text("time,city,temp\n5,a,1.5\n6,b,2\n7,b,2\n4,a,3\n")
-    with serve(tmp_path / "srv", token="tok") as srv:
+    big = tmp_path / "big.csv"
+    write_csv(big, 300)
+    with Server(tmp_path / "srv.db", token="tok", args=("--max-body-bytes", "4000")) as srv:
         with Client(srv.url, token="tok") as c:
             c.create_stream("t", halflife="1h", times=True)
         flags = ("--key-column", "city", "--value-column", "temp", "--time-column", "time", "--token", "tok")
@@ -142,6 +144,7 @@ def test_bad_input_is_one_line_naming_the_flag_or_the_row(tmp_path):
             ((good, *flags[:-2], "--token", "nope"), ["--token", "401"]),
             ((good, *flags[:-2]), ["--token", "401"]),
             ((tmp_path / "none.csv", *flags), ["cannot read", "none.csv"]),
+            ((big, *flags, "--batch", "300"), ["--batch 300", "too big (413)", "use a smaller --batch"]),
         ]
         for argv, fragments in cases:
             one_line(cli("send", srv.url, "t", *argv), "send", *fragments)

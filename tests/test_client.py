@@ -24,7 +24,7 @@ orjson = pytest.importorskip("orjson")
 import streamopt  # noqa: E402
 from streamopt.client import Client, SendResult, ServiceError, ServiceUnavailable  # noqa: E402
 
-serve = pytest.importorskip("_server").serve  # tests/_server.py: a real `streamopt serve` process
+from _server import Server  # noqa: E402  (tests/_server.py: a real `streamopt serve` process)
 
 
 # --------------------------------------------------------------------------- scripted transport
@@ -188,7 +188,7 @@ STATS = ("mean", "var", "std")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One server for the tests that do not restart it (each uses its own streams)."""
-    with serve(tmp_path_factory.mktemp("server")) as srv:
+    with Server(tmp_path_factory.mktemp("server") / "s.db") as srv:
         yield srv
 
 
@@ -309,7 +309,7 @@ def test_errors_carry_the_status_and_the_servers_message(server):
 
 
 def test_a_server_with_a_token_wants_it(tmp_path):
-    with serve(tmp_path, token="s3cret") as srv:
+    with Server(tmp_path / "s.db", token="s3cret") as srv:
         for token in (None, "wrong"):
             with Client(srv.url, token=token) as c, pytest.raises(ServiceError) as info:
                 c.create_stream("s", alpha=0.5)
@@ -321,7 +321,7 @@ def test_a_server_with_a_token_wants_it(tmp_path):
 
 
 def test_retries_carry_batches_across_a_restart(tmp_path):
-    with serve(tmp_path) as srv:
+    with Server(tmp_path / "s.db") as srv:
         with Client(srv.url, backoff=0.05, max_backoff=0.5, retries=40) as c:
             c.create_stream("s", alpha=0.5)
             c.send("s", ["a"], [1.0])
@@ -340,7 +340,7 @@ def test_exactly_once_while_the_server_is_killed(tmp_path):
     sent: list[tuple[np.ndarray, np.ndarray, SendResult]] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
-    with serve(tmp_path) as srv:
+    with Server(tmp_path / "s.db") as srv:
         with Client(srv.url) as c:
             c.create_stream("crash", alpha=0.2, stats=["mean", "var"])
 
