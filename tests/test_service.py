@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import os
-import subprocess
-import sys
-
+import signal
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
 import streamopt
-from _server import ROOT, Server
+from _server import Server
 
 _names = (f"s{i}" for i in itertools.count())
 
@@ -144,7 +141,8 @@ def test_delete_stream(client):
     assert client.delete(f"/v1/streams/{name}").status_code == 404
     assert client.post(f"/v1/streams/{name}/observations", json={"keys": ["a"], "values": [1.0]}).status_code == 404
     fresh(client, {"alpha": 0.25}, name)  # a new stream of that name: no keys, no producers
-    r = client.post(f"/v1/streams/{name}/observations", json={"producer": "p", "seq": 5, "keys": ["a"], "values": [2.0]})
+    r = client.post(f"/v1/streams/{name}/observations",
+                    json={"producer": "p", "seq": 5, "keys": ["a"], "values": [2.0]})
     assert r.json()["duplicate"] is False and r.json()["batch"] == 1
 
 
@@ -271,7 +269,8 @@ def test_post_refuses_malformed_json_nan_and_bad_times(client):
         assert r.status_code == 400 and word in r.json()["error"], (content, r.text)
     r = client.post(f"/v1/streams/{name}/observations", content=b"<a/>", headers={"Content-Type": "text/xml"})
     assert r.status_code == 415
-    assert client.post("/v1/streams/nothing-here/observations", json={"keys": ["a"], "values": [1.0]}).status_code == 404
+    r = client.post("/v1/streams/nothing-here/observations", json={"keys": ["a"], "values": [1.0]})
+    assert r.status_code == 404 and "nothing-here" in r.json()["error"]
     assert client.get(f"/v1/streams/{name}").json()["observations"] == 0
 
 
@@ -350,9 +349,8 @@ def test_keys_pages(client):
 
 # ------------------------------------------------------------------ auth and limits
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
-    with Server(tmp_path_factory.mktemp("guarded") / "g.db", env={"STREAMOPT_TOKEN": "s3cret token"},
-                args=("--max-body-bytes", "2048")) as s:
+def guarded():
+    with Server(":memory:", env={"STREAMOPT_TOKEN": "s3cret token"}, args=("--max-body-bytes", "2048")) as s:
         s.token = "s3cret token"  # for s.client() and s.headers
         yield s
 
@@ -361,15 +359,20 @@ def test_token_is_required_on_v1_and_metrics(guarded):
     assert httpx.get(guarded.url + "/healthz").status_code == 200
     assert httpx.get(guarded.url + "/openapi.json").status_code == 200
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret token"},
-                    {"Authorization": "Bearer s3cret tokens"}, {"Authorization": "bearer s3cret token"}):
+                    {"Authorization": "Bearer s3cret tokens"}, {"Authorization": "Basic s3cret token"}):
         for method, path in (("PUT", "/v1/streams/a"), ("GET", "/v1/streams/a"), ("GET", "/v1/streams"),
                              ("POST", "/v1/streams/a/observations"), ("GET", "/metrics")):
             r = httpx.request(method, guarded.url + path, headers=headers, json={"alpha": 0.5})
             assert r.status_code == 401 and "token" in r.json()["error"], (headers, path)
             assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    r = httpx.get(guarded.url + "/v1/streams", headers={"Authorization": "bearer s3cret token"})
+    assert r.status_code == 200  # the scheme is case-insensitive (RFC 7235)
     with guarded.client() as c:
         assert c.put("/v1/streams/a", json={"alpha": 0.5}).status_code == 201
-        assert c.get("/metrics").status_code == 200
+        r = c.post("/v1/streams/a/observations", json={"keys": ["x", "x"], "values": [1.0, 2.0]})
+        assert r.json()["results"]["mean"] == [1.0, 5 / 3]
+        metrics = c.get("/metrics")
+        assert metrics.status_code == 200 and "streamopt_database_bytes 0.0" in metrics.text  # --db :memory:
 
 
 def test_body_limit(guarded):
@@ -394,7 +397,7 @@ def test_body_limit(guarded):
 
 # ------------------------------------------------------------------ restarts and the command line
 def test_restart_keeps_state_and_producers(tmp_path):
-    """Also: --token on the command line, --durability normal, SIGTERM's exit status 0."""
+    """Also: --token on the command line, --durability normal, SIGTERM's and SIGINT's exit status 0."""
     rng = np.random.default_rng(3)
     keys = [f"k{int(k)}" for k in rng.integers(0, 5, 60)]
     values = rng.normal(size=60).tolist()
@@ -411,6 +414,8 @@ def test_restart_keeps_state_and_producers(tmp_path):
             r = c.post("/v1/streams/r/observations", json={"producer": "p", "seq": 1, "keys": keys[:30],
                                                            "values": values[:30], "times": times[:30]})
             assert r.json() == {"applied": 0, "duplicate": True, "batch": 1}
+            assert server.stop(sig=signal.SIGINT) == 0  # Ctrl-C: a clean stop too
+            server.start()
             server.kill9()
             server.restart()
             r2 = c.post("/v1/streams/r/observations", json={"producer": "p", "seq": 2, "keys": keys[30:],
@@ -424,38 +429,34 @@ def test_restart_keeps_state_and_producers(tmp_path):
             assert c.get("/v1/streams/r").json()["observations"] == 60
 
 
-def test_in_memory_database(tmp_path):
-    with Server(":memory:") as server, server.client() as c:
-        fresh(c, {"alpha": 0.5}, "m")
-        r = c.post("/v1/streams/m/observations", json={"keys": ["a", "a"], "values": [1.0, 2.0]})
-        assert r.json()["results"]["mean"] == [1.0, 5 / 3]
-        assert c.get("/metrics").status_code == 200
+def _serve(capsys, *args: str) -> tuple[int, str]:
+    """``streamopt serve ARGS`` in this process (each case fails before serving): (exit status, stderr)."""
+    from streamopt.cli import main
+
+    status = main(["serve", *args])
+    return status, capsys.readouterr().err
 
 
-def _serve(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    full_env.pop("STREAMOPT_TOKEN", None)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "streamopt", "serve", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=ROOT)
+def test_serve_refuses_a_public_address_without_a_token(capsys, monkeypatch):
+    monkeypatch.delenv("STREAMOPT_TOKEN", raising=False)
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--port", "0")
+    assert status == 2 and "non-loopback" in err and "STREAMOPT_TOKEN" in err
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--token", " ")
+    assert status == 2 and "--token" in err
+    monkeypatch.setenv("STREAMOPT_TOKEN", "")
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--port", "0")
+    assert status == 2 and "non-loopback" in err
 
 
-def test_serve_refuses_a_public_address_without_a_token():
-    r = _serve("--host", "0.0.0.0", "--port", "0")
-    assert r.returncode == 2 and "non-loopback" in r.stderr and "STREAMOPT_TOKEN" in r.stderr
-    r = _serve("--host", "0.0.0.0", "--token", " ")
-    assert r.returncode == 2 and "--token" in r.stderr
-
-
-def test_serve_refuses_a_database_in_use_and_a_port_in_use(tmp_path):
+def test_serve_refuses_a_database_in_use_and_a_port_in_use(tmp_path, capsys):
     with Server(tmp_path / "busy.db") as server:
-        r = _serve("--db", str(tmp_path / "busy.db"), "--port", "0")
-        assert r.returncode == 2 and "another streamopt serve" in r.stderr, r.stderr
-        r = _serve("--db", str(tmp_path / "other.db"), "--port", str(server.port))
-        assert r.returncode == 2 and "cannot listen" in r.stderr, r.stderr
+        status, err = _serve(capsys, "--db", str(tmp_path / "busy.db"), "--port", "0")
+        assert status == 2 and "another streamopt serve" in err, err
+        status, err = _serve(capsys, "--db", str(tmp_path / "other.db"), "--port", str(server.port))
+        assert status == 2 and "cannot listen" in err, err
     (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
-    r = _serve("--db", str(tmp_path / "junk.db"), "--port", "0")
-    assert r.returncode == 2 and "junk.db" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    status, err = _serve(capsys, "--db", str(tmp_path / "junk.db"), "--port", "0")
+    assert status == 2 and "junk.db" in err and "Traceback" not in err, err
 
 
 # ------------------------------------------------------------------ the engine in process: a failing commit
@@ -479,11 +480,14 @@ def test_a_failed_commit_restores_the_touched_keys_and_answers_503(tmp_path):
 
             engine._store.commit = broken
             batch = parse_json_batch({"producer": "p", "seq": 2, "keys": ["a", "c", "b"], "values": [5.0, 6.0, 7.0]})
-            with pytest.raises(ApiError) as info:
-                await engine.post("f", batch)
-            assert info.value.status == 503 and "disk full" in info.value.message
+            other = parse_json_batch({"producer": "q", "seq": 1, "keys": ["d", "a"], "values": [1.0, 2.0]})
+            failed = await asyncio.gather(engine.post("f", batch), engine.post("f", other), return_exceptions=True)
+            for answer in failed:  # one group, one failed commit: both refused
+                assert isinstance(answer, ApiError) and answer.status == 503 and "disk full" in answer.message
+            assert engine.commits == 1  # the first batch; the failed group is not counted
             assert entry.stream.key_states().tobytes() == before and entry.stream.keys() == ["a", "b"]
             assert entry.order == ["a", "b"] and entry.producers == {"p": 1} and entry.batches == 1
+            assert entry.observations == 2
             engine._store.commit = real
             _, again = await engine.post("f", batch)  # the same seq: not used up by the failure
             assert again["duplicate"] is False and again["batch"] == 2
@@ -511,3 +515,35 @@ def test_math_of_a_known_case(client):
     var = (0.5 * (1 - mean) ** 2 + (3 - mean) ** 2) / 1.5 / (1 - (1 + 0.25) / 1.5**2)
     assert r.json()["results"]["mean"] == [1.0, mean]
     assert r.json()["results"]["var"][0] is None and math.isclose(r.json()["results"]["var"][1], var, rel_tol=1e-14)
+
+
+def test_the_readme_requests_give_the_readme_answers(client):
+    """README's "Service" section shows these requests (as curl commands) and these answers, byte for byte."""
+    r = client.put("/v1/streams/temps", content='{"halflife": "1h", "stats": ["mean", "std"]}',
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 201
+    assert r.text == ('{"name":"temps","config":{"halflife":"0 days 01:00:00","adjust":true,"ignore_na":false,'
+                      '"min_periods":1,"stats":["mean","std"],"times":true},"keys":0,"observations":0,"batches":0,'
+                      '"producers":0}')
+    body = ('{"producer": "hub", "seq": 1, "keys": ["kitchen", "garage", "kitchen"], "values": [21.5, 12.0, 22.5], '
+            '"times": ["2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"]}')
+    r = client.post("/v1/streams/temps/observations", content=body, headers={"Content-Type": "application/json"})
+    assert r.text == ('{"applied":3,"duplicate":false,"batch":1,"results":{"mean":[21.5,12.0,22.166666666666668],'
+                      '"std":[null,null,0.7071067811865476]}}')
+    r = client.post("/v1/streams/temps/observations", content=body, headers={"Content-Type": "application/json"})
+    assert r.text == '{"applied":0,"duplicate":true,"batch":1}'
+    r = client.post("/v1/streams/temps/observations", params={"producer": "import", "seq": 1},
+                    content="key,time,value\ngarage,2024-05-01T12:00:00Z,13.5\n", headers={"Content-Type": "text/csv"})
+    assert r.text == ('{"applied":1,"duplicate":false,"batch":2,"results":{"mean":[13.2],'
+                      '"std":[1.0606601717798212]}}')
+    assert client.get("/v1/streams/temps/keys/kitchen").text == (
+        '{"key":"kitchen","count":2,"time":"2024-05-01T11:00:00+00:00","time_ns":1714561200000000000,'
+        '"mean":22.166666666666668,"std":0.7071067811865476}')
+    r = client.get("/v1/streams/temps/keys", params={"limit": 100})
+    assert r.text == '{"keys":["kitchen","garage"],"next":null}'
+    r = client.post("/v1/streams/temps/observations", headers={"Content-Type": "application/json"},
+                    content='{"keys": ["kitchen"], "values": [20.0], "times": ["2024-05-01T09:00:00Z"]}')
+    assert r.status_code == 422
+    assert r.text == ('{"error":"times must be non-decreasing within each key, got 2024-05-01 09:00:00 at position 0 '
+                      'of the chunk, before key \'kitchen\'\'s last time 2024-05-01 11:00:00; nothing was applied"}')
+    assert client.delete("/v1/streams/temps").status_code == 204

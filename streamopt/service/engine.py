@@ -5,12 +5,16 @@ Design (see ``streamopt serve --help`` for the contract it gives):
 - Each stream is one :class:`streamopt.EWMStream` in memory, a cache of the
   database (:mod:`streamopt.service.store`), which is rebuilt from it at start.
 - Every change goes through one queue to one writer task, in arrival order.
-  The writer takes every batch waiting, applies each (a rejected batch gets
-  its own 4xx and changes nothing), writes the touched keys' states, the
+  The writer takes every batch waiting and applies them in order, each
+  stream's batches by one ``EWMStream.update`` (chunk-invariant: the same
+  outputs as one update per batch; if it refuses the data, one update per
+  batch finds the batch at fault, which gets its own 4xx and changes
+  nothing, and the others apply), writes the touched keys' states, the
   producers' last seq and the applied batches in ONE transaction on the
   database thread (one fsync), and only then answers all of them: a 2xx
   answer means committed.  If the commit fails, the touched keys get back
-  the state they had before the group, and every batch of it gets 503.
+  the state they had before the group, and every batch of it that was to
+  apply (or be answered as a duplicate) gets 503.
 - Readers run on the event loop, as the writer's apply does, so they never
   see part of a batch; they also wait while a group is applied but not yet
   committed, so a read never shows a batch that could still be lost.
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .parse import ApiError, Batch, key_from_text
 from .store import GroupWrites, Store, StoreError, StreamRecord
@@ -90,12 +95,11 @@ class _Undo:
     n_keys: int
     observations: int
     batches: int
-    producers: dict[str, int]
     keys: list[Any] = field(default_factory=list)  # keys known before the group, as first touched
     rows: list[np.ndarray] = field(default_factory=list)  # their records from before the group
     saved: set[Any] = field(default_factory=set)
     touched: dict[Any, None] = field(default_factory=dict)  # every key the group changed, in order
-    producers_touched: dict[str, None] = field(default_factory=dict)
+    producers: dict[str, int | None] = field(default_factory=dict)  # touched producer -> its last seq before
 
 
 @dataclass
@@ -143,6 +147,7 @@ class Engine:
         self._queue: asyncio.Queue[_Job | None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._committed: asyncio.Event | None = None
+        self._stopping = False
 
     @property
     def started(self) -> bool:
@@ -173,6 +178,7 @@ class Engine:
         self._queue = asyncio.Queue()
         self._committed = asyncio.Event()
         self._committed.set()
+        self._stopping = False
         self._writer = asyncio.create_task(self._run(), name="streamopt-writer")
 
     def _entry(self, record: StreamRecord) -> Entry:
@@ -196,6 +202,7 @@ class Engine:
         """Finish the queued work, stop the writer, close the database (a second call does nothing)."""
         if self._writer is not None:
             assert self._queue is not None
+            self._stopping = True  # what comes after the sentinel would never be answered: refuse it
             await self._queue.put(None)
             await self._writer
             self._writer = None
@@ -229,8 +236,6 @@ class Engine:
                 "batches": e.batches, "producers": len(e.producers)}
 
     def key_state(self, name: str, text: str) -> dict[str, Any]:
-        import pandas as pd
-
         e = self.entry(name)
         key = key_from_text(text, bool(e.order) and type(e.order[0]) is int)
         if key is None or key not in e.pos:
@@ -259,7 +264,7 @@ class Engine:
 
     # ------------------------------------------------------------ writes
     async def _submit(self, job: _Job) -> Any:
-        if self._writer is None:
+        if self._writer is None or self._stopping:
             raise ApiError(503, "the service is not running (starting or stopping)")
         assert self._queue is not None
         self._queue.put_nowait(job)
@@ -345,11 +350,7 @@ class Engine:
         writes = GroupWrites()
         try:
             try:
-                for job in jobs:
-                    try:
-                        job.answer = self._apply(job, undo, writes)
-                    except ApiError as exc:
-                        job.answer = (exc.status, exc)
+                self._apply_all(jobs, undo, writes)
                 self._write_rows(undo, writes)
                 found = await self._in_db(self._store.commit, writes) if undo or writes.lookups else []
             except Exception as exc:
@@ -375,49 +376,105 @@ class Engine:
             status, body = job.answer
             _resolve(job.future, body if isinstance(body, ApiError) else (status, body))
 
-    def _apply(self, job: _BatchJob, undo: dict[Entry, _Undo], writes: GroupWrites) -> tuple[int, Any]:
-        """Apply one batch to memory and add its rows to ``writes``; an ApiError changes nothing."""
-        import pandas as pd
+    def _apply_all(self, jobs: list[_BatchJob], undo: dict[Entry, _Undo], writes: GroupWrites) -> None:
+        """Apply each stream's batches of the group: all in one update, or one by one if that one fails."""
+        runs: dict[str, list[_BatchJob]] = {}
+        for job in jobs:
+            runs.setdefault(job.name, []).append(job)
+        for name, run in runs.items():
+            e = self.streams.get(name)
+            if e is None:
+                for job in run:
+                    job.answer = (404, ApiError(404, f"no stream {name!r}"))
+                continue
+            try:
+                self._apply_run(e, run, undo, writes)
+            except ApiError as exc:
+                if len(run) == 1:
+                    run[0].answer = (exc.status, exc)
+                    continue
+                for job in run:  # find the batches at fault; the others still apply, in order
+                    try:
+                        self._apply_run(e, [job], undo, writes)
+                    except ApiError as exc:
+                        job.answer = (exc.status, exc)
 
-        e = self.entry(job.name)
-        b = job.batch
-        if b.producer is not None and b.seq <= e.producers.get(b.producer, -1):
+    def _apply_run(self, e: Entry, jobs: list[_BatchJob], undo: dict[Entry, _Undo], writes: GroupWrites) -> None:
+        """Apply ``jobs`` (batches of stream ``e``, in order) as ONE update and set their answers.
+
+        The outputs are those of one update per batch, bit for bit (EWMStream
+        is chunk-invariant), at the cost of one.  Raises :class:`ApiError`
+        when that update refuses the data; then nothing changed.
+        """
+        pending: dict[str, int] = {}  # the producers' last seq, counting the batches before in the run
+        accepted: list[_BatchJob] = []
+        duplicates: list[_BatchJob] = []
+        refused: list[tuple[_BatchJob, ApiError]] = []
+        for job in jobs:
+            b = job.batch
+            if b.producer is not None and b.seq <= pending.get(b.producer, e.producers.get(b.producer, -1)):
+                duplicates.append(job)
+            elif e.times and b.times is None:
+                refused.append((job, ApiError(400, f"times: required (stream {e.name!r} has a time-span halflife)")))
+            elif not e.times and b.times is not None:
+                refused.append((job, ApiError(400, f"times: stream {e.name!r} takes no times (its decay is not a "
+                                                   "time-span halflife)")))
+            else:
+                if b.producer is not None:
+                    pending[b.producer] = b.seq
+                accepted.append(job)
+        if accepted:
+            self._update(e, accepted, undo, writes)
+            u = undo[e]
+            for p, seq in pending.items():
+                u.producers.setdefault(p, e.producers.get(p))
+                e.producers[p] = seq
+        for job, exc in refused:
+            job.answer = (exc.status, exc)
+        for job in duplicates:
             job.lookup = len(writes.lookups)
-            writes.lookups.append((e.name, b.producer, b.seq))
-            return 200, {"applied": 0, "duplicate": True, "batch": None}
-        if e.times and b.times is None:
-            raise ApiError(400, f"times: required (stream {e.name!r} has a time-span halflife)")
-        if not e.times and b.times is not None:
-            raise ApiError(400, f"times: stream {e.name!r} takes no times (its decay is not a time-span halflife)")
+            writes.lookups.append((e.name, job.batch.producer, job.batch.seq))
+            job.answer = (200, {"applied": 0, "duplicate": True, "batch": None})
+
+    def _update(self, e: Entry, jobs: list[_BatchJob], undo: dict[Entry, _Undo], writes: GroupWrites) -> None:
+        """The one ``EWMStream.update`` of ``jobs``' batches; each job's answer gets its slice of the outputs."""
+        batches = [job.batch for job in jobs]
+        if len(batches) == 1:
+            keys, values, times = batches[0].keys, batches[0].values, batches[0].times
+        else:
+            keys = np.concatenate([b.keys for b in batches])
+            values = np.concatenate([b.values for b in batches])
+            times = None if e.times is False else np.concatenate([b.times for b in batches])
         u = undo.get(e)
         if u is None:
-            u = undo[e] = _Undo(len(e.order), e.observations, e.batches, dict(e.producers))
-        uniq = pd.unique(b.keys).tolist()
+            u = undo[e] = _Undo(len(e.order), e.observations, e.batches)
+        uniq = pd.unique(keys).tolist()
         unsaved = [k for k in uniq if k in e.pos and k not in u.saved]
         if unsaved:
             u.rows.append(e.stream.key_states(unsaved))
             u.keys.extend(unsaved)
             u.saved.update(unsaved)
         try:
-            out = e.stream.update(b.values, keys=b.keys, times=b.times)
+            out = e.stream.update(values, keys=keys, times=times)
         except ValueError as exc:
             if str(exc).startswith(_TIME_ORDER):
-                raise ApiError(422, f"times: {exc}; nothing was applied") from None
+                raise ApiError(422, f"{exc}; nothing was applied") from None
             raise ApiError(400, f"{exc}; nothing was applied") from None
         except TypeError as exc:
             raise ApiError(400, f"keys: {exc}; nothing was applied") from None
         e.add_keys(uniq)
         u.touched.update(dict.fromkeys(uniq))
-        e.batches += 1
-        e.observations += len(b)
-        if b.producer is not None:
-            e.producers[b.producer] = b.seq
-            u.producers_touched[b.producer] = None
-        writes.batches.append((e.name, e.batches, b.producer, b.seq, len(b)))
-        body: dict[str, Any] = {"applied": len(b), "duplicate": False, "batch": e.batches}
-        if job.results:
-            body["results"] = out
-        return 200, body
+        start = 0
+        for job, b in zip(jobs, batches):
+            n = len(b)
+            e.batches += 1
+            e.observations += n
+            writes.batches.append((e.name, e.batches, b.producer, b.seq, n))
+            body: dict[str, Any] = {"applied": n, "duplicate": False, "batch": e.batches}
+            if job.results:
+                body["results"] = {s: a[start:start + n] for s, a in out.items()}
+            job.answer = (200, body)
+            start += n
 
     @staticmethod
     def _write_rows(undo: dict[Entry, _Undo], writes: GroupWrites) -> None:
@@ -427,7 +484,7 @@ class Engine:
                 rows = e.stream.key_states(touched)
                 raw, size = rows.tobytes(), rows.dtype.itemsize
                 writes.keys.extend((e.name, k, e.pos[k], raw[i * size:(i + 1) * size]) for i, k in enumerate(touched))
-            writes.producers.extend((e.name, p, e.producers[p]) for p in u.producers_touched)
+            writes.producers.extend((e.name, p, e.producers[p]) for p in u.producers)
             writes.streams.append((e.observations, e.batches, e.name))
 
     @staticmethod
@@ -445,7 +502,12 @@ class Engine:
                 e.stream = fresh
             if u.keys:
                 e.stream.set_key_states(u.keys, np.concatenate(u.rows))
-            e.observations, e.batches, e.producers = u.observations, u.batches, u.producers
+            e.observations, e.batches = u.observations, u.batches
+            for p, seq in u.producers.items():
+                if seq is None:
+                    del e.producers[p]
+                else:
+                    e.producers[p] = seq
 
 
 def _resolve(future: asyncio.Future[Any], outcome: Any) -> None:
