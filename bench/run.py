@@ -13,6 +13,7 @@ Groups (one script each in ``bench/``, each with ``run(quick) -> list[Result]``)
     train    the notes' experiment vs its NumPy form and PyTorch
     startup  import + first call in a new process, warm and cold Numba cache
     dask     streamopt.dask.ewm out of core on a LocalCluster: scan on 2 workers vs 1, exact, pandas
+    service  the statistics service over loopback HTTP: batches, single requests, durability
 
 A group whose script is missing or raises is reported as such and the others
 still run; the exit status is then 1.  ``--quick`` uses fewer sizes and
@@ -51,6 +52,7 @@ GROUPS: dict[str, str] = {
     "train": "train",
     "startup": "startup",
     "dask": "dask_ewm",
+    "service": "service",
 }
 
 #: distributions whose version the header prints ("missing" when not installed).
