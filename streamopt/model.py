@@ -21,6 +21,11 @@ import numpy as np
 from ._checks import as_float_array, check_int
 from ._kernels import mlp as _k
 from .params import FlatParams
+from .state import StateError, array_from_json, array_to_json, envelope, excerpt, open_envelope
+
+_KIND = "MLP"
+_VERSION = 1
+_FIELDS = ("layer_dims", "dtype", "params")
 
 __all__ = ["MLP"]
 
@@ -216,16 +221,26 @@ class MLP:
         ws = self._run_forward(x)
         return float(_k.cost_sum(y.reshape(-1), m, self._dims_arr, ws.a_base, ws.act, ws.tmp)) / m
 
-    def loss_and_grad(self, X: Any, Y: Any) -> tuple[float, FlatParams]:
-        """The mean cost over the batch and its gradient.
+    def gradients(self, X: Any, Y: Any) -> tuple[float, FlatParams]:
+        r"""The mean cross-entropy of the batch and its gradient: the notes' backward pass.
 
         The gradient is that of the **mean** (dZ_L = (A_L − Y)/m), then
         dW_l = dZ_l·A_{l−1}ᵀ, db_l = Σ_j dZ_l[:, j] and
-        dZ_{l−1} = (W_lᵀ·dZ_l) ⊙ [A_{l−1} > 0].
+        dZ_{l−1} = (W_lᵀ·dZ_l) ⊙ [A_{l−1} > 0].  Training one mini-batch at a
+        time is ``loss, g = model.gradients(Xb, Yb); opt.step(g)``, the same
+        arithmetic as :func:`streamopt.train`'s steps.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_0, m)
+            Inputs, examples as columns.
+        Y : array-like of shape (n_L, m)
+            Labels in [0, 1].
 
         Returns
         -------
-        cost : float
+        loss : float
+            J before the step (the cost at the current parameters).
         grads : FlatParams
             dW1, db1, … keyed like ``params`` (a new buffer).
 
@@ -233,6 +248,18 @@ class MLP:
         ------
         FloatingPointError
             A gradient entry is NaN or infinite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from streamopt import MLP, Adam
+        >>> model = MLP([2, 3, 1], seed=1)
+        >>> opt = Adam(model.params, lr=0.01)
+        >>> X, Y = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[0.0, 1.0]])
+        >>> loss, g = model.gradients(X, Y)
+        >>> opt.step(g)
+        >>> model.cost(X, Y) < loss
+        True
         """
         x = self.check_inputs(X)
         y = self.check_targets(Y, x.shape[1])
@@ -243,6 +270,14 @@ class MLP:
         grads.flat[:] = self._ws.g
         return total / x.shape[1], grads
 
+    def loss_and_grad(self, X: Any, Y: Any) -> tuple[float, FlatParams]:
+        """The same as :meth:`gradients` (the name 0.1.0 used)."""
+        return self.gradients(X, Y)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """The output probabilities A_L = σ(Z_L), shape (n_L, m): the same as :meth:`forward`."""
+        return self.forward(X)
+
     def predict(self, X: Any) -> np.ndarray:
         """1 where the output probability is > 0.5, else 0; int64 of shape (n_L, m)."""
         return (self.forward(X) > 0.5).astype(np.int64)
@@ -252,3 +287,38 @@ class MLP:
         x = self.check_inputs(X)
         y = self.check_targets(Y, x.shape[1])
         return float(np.mean(self.predict(x) == y))
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """The model as JSON-ready data: the layer sizes, the dtype and the exact parameters.
+
+        ``{"format": "streamopt.MLP", "version": 1, "layer_dims", "dtype",
+        "params"}``, ``params`` the flat buffer (W1, b1, W2, … in order) as
+        base64 of its bytes, so :meth:`from_state` gives the same bits.
+
+        Examples
+        --------
+        >>> import json
+        >>> from streamopt import MLP
+        >>> model = MLP([2, 5, 2, 1])
+        >>> again = MLP.from_state(json.loads(json.dumps(model.state_dict())))
+        >>> bool((again.params.flat == model.params.flat).all()), again.layer_dims
+        (True, (2, 5, 2, 1))
+        """
+        return envelope(_KIND, _VERSION, {"layer_dims": list(self._dims), "dtype": self._dtype.name,
+                                          "params": array_to_json(self._params.flat)})
+
+    @classmethod
+    def from_state(cls, state: Any) -> "MLP":
+        """The model :meth:`state_dict` saved (a :class:`~streamopt.state.StateError` names what is wrong)."""
+        _, state = open_envelope(state, _KIND, _VERSION, _FIELDS)
+        dims = state["layer_dims"]
+        if (not isinstance(dims, list) or len(dims) < 2
+                or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in dims)):
+            raise StateError(f"state['layer_dims'] must be a list of at least two sizes >= 1, got {excerpt(dims)}")
+        if state["dtype"] not in ("float64", "float32"):
+            raise StateError(f"state['dtype'] must be 'float64' or 'float32', got {excerpt(state['dtype'])}")
+        model = cls(dims, dtype=state["dtype"])
+        flat = array_from_json("state['params']", state["params"], state["dtype"], (model._params.flat.size,))
+        model._params.flat[:] = flat
+        return model

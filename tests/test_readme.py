@@ -3,7 +3,9 @@ figures it quotes are the committed report's.
 
 Fences:
 
-- ```python: run in order, in one namespace, in a fresh folder;
+- ```python: run in order, in one namespace, in a fresh folder; a ``print(...)`` with a comment on its
+  line prints what the comment says first (whitespace aside; ``...`` stands for any text), then
+  the comment may go on with prose after ``:`` or a space;
 - ```bash: each block run with ``bash -e -o pipefail`` in a fresh folder holding ``data/``, with the
   environment's ``bin/`` (``streamopt``, ``python``) first on PATH.  Comment lines right after a
   command are that command's standard output, line for line (``# `` removed); other comments are
@@ -14,6 +16,9 @@ Fences:
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -41,6 +46,46 @@ def test_every_block_runs_or_is_marked_as_shown():
         assert all(line.startswith("$ ") for line in body.splitlines() if line.strip()), body
 
 
+def _printed_to(block: str) -> tuple[ast.Module, dict[int, str], dict[int, list[str]]]:
+    """The block with every ``print(...)`` recording its output by line, the comments of the
+    print lines (line -> text), and the dict the outputs go to."""
+    lines = block.splitlines()
+    expected = {}
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("print(") and "  # " in line:
+            expected[number] = line.split("  # ", 1)[1]
+    printed: dict[int, list[str]] = {}
+
+    class Recorder(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.Call:
+            self.generic_visit(node)
+            if isinstance(node.func, ast.Name) and node.func.id == "print":
+                node.args.insert(0, ast.Constant(node.lineno))
+                node.func = ast.Name("__readme_print__", ast.Load())
+            return node
+
+    tree = ast.fix_missing_locations(Recorder().visit(ast.parse(block)))
+    return tree, expected, printed
+
+
+def shows(output: str, comment: str) -> bool:
+    """Whether ``comment`` starts with ``output`` (whitespace runs as one space, ``...`` any text),
+    followed by nothing, ``:`` or a space and prose."""
+    out, text = " ".join(output.split()), " ".join(comment.split())
+    if re.fullmatch(".*?".join(re.escape(part) for part in text.split("...")), out):
+        return True
+    return text.startswith(out + ":") or text.startswith(out + " ")
+
+
+def test_shows_matches_output_then_prose():
+    assert shows("[1.  2.5]", "[1.  2.5]")
+    assert shows("True", "True: bit for bit") and shows("1000 True", "1000 True")
+    assert shows("a (b c)", "a (...)")
+    assert not shows("0.9636241116594315", "0.9636241116594314")
+    assert not shows("True", "False: no")
+    assert not shows("[1, 2]", "three numbers")
+
+
 def test_python_blocks_run(tmp_path, monkeypatch):
     import matplotlib
 
@@ -48,10 +93,24 @@ def test_python_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__readme__"}
     for i, (_, block) in enumerate(blocks("python")):
+        tree, expected, printed = _printed_to(block)
+
+        def record(line: int, *args, **kwargs) -> None:
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                print(*args, **kwargs)
+            printed.setdefault(line, []).append(buffer.getvalue())
+            print(buffer.getvalue(), end="")
+
+        namespace["__readme_print__"] = record
         try:
-            exec(compile(block, f"README.md python block {i + 1}", "exec"), namespace)
+            exec(compile(tree, f"README.md python block {i + 1}", "exec"), namespace)
         except Exception as exc:  # pragma: no cover - the message is the point
             pytest.fail(f"README python block {i + 1} failed: {type(exc).__name__}: {exc}\n{block}")
+        for line, comment in expected.items():
+            output = "".join(printed.get(line, []))
+            assert shows(output, comment), (
+                f"README python block {i + 1}, line {line}: printed {output!r}, the comment says {comment!r}")
 
 
 def bash_steps(block: str) -> list[tuple[str, list[str] | None]]:
