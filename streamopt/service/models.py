@@ -155,17 +155,15 @@ def _matrix(value: Any, field: str, width: int, labels: bool = False) -> np.ndar
     what = "labels (0 or 1)" if labels else "numbers"
     if not isinstance(value, list) or not value:
         raise ApiError(400, f"{field}: must be a non-empty array of rows (one per example), got {_show(value)}")
-    rows = set(map(type, value))
-    if width == 1 and rows <= {int, float}:
+    flat = width == 1 and type(value[0]) is not list  # one number per example
+    if flat:
         cells = value
-        flat = True
-    elif rows == {list}:
+    elif set(map(type, value)) == {list}:
         cells = list(itertools.chain.from_iterable(value))
-        flat = False
     else:
         i = next(i for i, r in enumerate(value) if type(r) is not list)
-        need = "an array of" if width > 1 else "a number or an array of"
-        raise ApiError(400, f"{field}[{i}]: must be {need} {width} {what}, got {_type(value[i])} {_show(value[i])}")
+        raise ApiError(400, f"{field}[{i}]: must be an array of {width} {what}, got {_type(value[i])} "
+                            f"{_show(value[i])}")
     if set(map(type, cells)) - {int, float}:
         for i, row in enumerate([[r] for r in value] if flat else value):
             for j, v in enumerate(row):
@@ -313,7 +311,7 @@ class Model:
         label = (p > 0.5).astype(np.int64)  # MLP.predict's rule, on the same probabilities
         if p.shape[0] == 1:
             return {"probability": p[0], "label": label[0]}
-        return {"probability": p.T, "label": label.T}
+        return {"probability": np.ascontiguousarray(p.T), "label": np.ascontiguousarray(label.T)}
 
 
 @dataclass
@@ -388,6 +386,8 @@ class Models:
             loss, grads = model.net.gradients(b.X, b.Y)
         except FloatingPointError as exc:
             raise ApiError(422, f"{exc}; nothing was applied") from None
+        if not math.isfinite(loss):  # as train() refuses a cost that became infinite
+            raise ApiError(422, f"the batch's loss is {loss} (the parameters may have diverged); nothing was applied")
         u = undo.get(model)
         if u is None:
             u = undo[model] = _Undo(model.step, dict(model.producers))
