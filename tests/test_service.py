@@ -11,17 +11,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import os
-import subprocess
-import sys
-
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
 import streamopt
-from _server import ROOT, Server
+from _server import Server
 
 _names = (f"s{i}" for i in itertools.count())
 
@@ -365,12 +361,14 @@ def test_token_is_required_on_v1_and_metrics(guarded):
     assert httpx.get(guarded.url + "/healthz").status_code == 200
     assert httpx.get(guarded.url + "/openapi.json").status_code == 200
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret token"},
-                    {"Authorization": "Bearer s3cret tokens"}, {"Authorization": "bearer s3cret token"}):
+                    {"Authorization": "Bearer s3cret tokens"}, {"Authorization": "Basic s3cret token"}):
         for method, path in (("PUT", "/v1/streams/a"), ("GET", "/v1/streams/a"), ("GET", "/v1/streams"),
                              ("POST", "/v1/streams/a/observations"), ("GET", "/metrics")):
             r = httpx.request(method, guarded.url + path, headers=headers, json={"alpha": 0.5})
             assert r.status_code == 401 and "token" in r.json()["error"], (headers, path)
             assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    r = httpx.get(guarded.url + "/v1/streams", headers={"Authorization": "bearer s3cret token"})
+    assert r.status_code == 200  # the scheme is case-insensitive (RFC 7235)
     with guarded.client() as c:
         assert c.put("/v1/streams/a", json={"alpha": 0.5}).status_code == 201
         assert c.get("/metrics").status_code == 200
@@ -436,30 +434,34 @@ def test_in_memory_database(tmp_path):
         assert c.get("/metrics").status_code == 200
 
 
-def _serve(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    full_env.pop("STREAMOPT_TOKEN", None)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "streamopt", "serve", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=ROOT)
+def _serve(capsys, *args: str) -> tuple[int, str]:
+    """``streamopt serve ARGS`` in this process (each case fails before serving): (exit status, stderr)."""
+    from streamopt.cli import main
+
+    status = main(["serve", *args])
+    return status, capsys.readouterr().err
 
 
-def test_serve_refuses_a_public_address_without_a_token():
-    r = _serve("--host", "0.0.0.0", "--port", "0")
-    assert r.returncode == 2 and "non-loopback" in r.stderr and "STREAMOPT_TOKEN" in r.stderr
-    r = _serve("--host", "0.0.0.0", "--token", " ")
-    assert r.returncode == 2 and "--token" in r.stderr
+def test_serve_refuses_a_public_address_without_a_token(capsys, monkeypatch):
+    monkeypatch.delenv("STREAMOPT_TOKEN", raising=False)
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--port", "0")
+    assert status == 2 and "non-loopback" in err and "STREAMOPT_TOKEN" in err
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--token", " ")
+    assert status == 2 and "--token" in err
+    monkeypatch.setenv("STREAMOPT_TOKEN", "")
+    status, err = _serve(capsys, "--host", "0.0.0.0", "--port", "0")
+    assert status == 2 and "non-loopback" in err
 
 
-def test_serve_refuses_a_database_in_use_and_a_port_in_use(tmp_path):
+def test_serve_refuses_a_database_in_use_and_a_port_in_use(tmp_path, capsys):
     with Server(tmp_path / "busy.db") as server:
-        r = _serve("--db", str(tmp_path / "busy.db"), "--port", "0")
-        assert r.returncode == 2 and "another streamopt serve" in r.stderr, r.stderr
-        r = _serve("--db", str(tmp_path / "other.db"), "--port", str(server.port))
-        assert r.returncode == 2 and "cannot listen" in r.stderr, r.stderr
+        status, err = _serve(capsys, "--db", str(tmp_path / "busy.db"), "--port", "0")
+        assert status == 2 and "another streamopt serve" in err, err
+        status, err = _serve(capsys, "--db", str(tmp_path / "other.db"), "--port", str(server.port))
+        assert status == 2 and "cannot listen" in err, err
     (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
-    r = _serve("--db", str(tmp_path / "junk.db"), "--port", "0")
-    assert r.returncode == 2 and "junk.db" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    status, err = _serve(capsys, "--db", str(tmp_path / "junk.db"), "--port", "0")
+    assert status == 2 and "junk.db" in err and "Traceback" not in err, err
 
 
 # ------------------------------------------------------------------ the engine in process: a failing commit
@@ -483,11 +485,14 @@ def test_a_failed_commit_restores_the_touched_keys_and_answers_503(tmp_path):
 
             engine._store.commit = broken
             batch = parse_json_batch({"producer": "p", "seq": 2, "keys": ["a", "c", "b"], "values": [5.0, 6.0, 7.0]})
-            with pytest.raises(ApiError) as info:
-                await engine.post("f", batch)
-            assert info.value.status == 503 and "disk full" in info.value.message
+            other = parse_json_batch({"producer": "q", "seq": 1, "keys": ["d", "a"], "values": [1.0, 2.0]})
+            failed = await asyncio.gather(engine.post("f", batch), engine.post("f", other), return_exceptions=True)
+            for answer in failed:  # one group, one failed commit: both refused
+                assert isinstance(answer, ApiError) and answer.status == 503 and "disk full" in answer.message
+            assert engine.commits == 1  # the first batch; the failed group is not counted
             assert entry.stream.key_states().tobytes() == before and entry.stream.keys() == ["a", "b"]
             assert entry.order == ["a", "b"] and entry.producers == {"p": 1} and entry.batches == 1
+            assert entry.observations == 2
             engine._store.commit = real
             _, again = await engine.post("f", batch)  # the same seq: not used up by the failure
             assert again["duplicate"] is False and again["batch"] == 2

@@ -119,7 +119,7 @@ class _Gate:
     def __init__(self, app: Any, token: str | None, requests: Counter, latency: Histogram,
                  routes: dict[Any, str]) -> None:
         self.app = app
-        self._expected = None if token is None else b"Bearer " + token.encode()
+        self._expected = None if token is None else token.encode()
         self._requests = requests
         self._latency = latency
         self._routes = routes
@@ -127,7 +127,8 @@ class _Gate:
     def _authorized(self, scope: dict[str, Any]) -> bool:
         for name, value in scope["headers"]:
             if name == b"authorization":
-                return hmac.compare_digest(value, self._expected)
+                scheme, _, credentials = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(credentials, self._expected)
         return False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .models import POINTS, LearnBatch, Model, Models
 from .parse import ApiError, Batch, key_from_text
@@ -93,12 +94,11 @@ class _Undo:
     n_keys: int
     observations: int
     batches: int
-    producers: dict[str, int]
     keys: list[Any] = field(default_factory=list)  # keys known before the group, as first touched
     rows: list[np.ndarray] = field(default_factory=list)  # their records from before the group
     saved: set[Any] = field(default_factory=set)
     touched: dict[Any, None] = field(default_factory=dict)  # every key the group changed, in order
-    producers_touched: dict[str, None] = field(default_factory=dict)
+    producers: dict[str, int | None] = field(default_factory=dict)  # touched producer -> its last seq before
 
 
 @dataclass
@@ -240,8 +240,6 @@ class Engine:
                 "batches": e.batches, "producers": len(e.producers)}
 
     def key_state(self, name: str, text: str) -> dict[str, Any]:
-        import pandas as pd
-
         e = self.entry(name)
         key = key_from_text(text, bool(e.order) and type(e.order[0]) is int)
         if key is None or key not in e.pos:
@@ -438,8 +436,6 @@ class Engine:
 
     def _apply(self, job: _BatchJob, undo: dict[Entry, _Undo], writes: GroupWrites) -> tuple[int, Any]:
         """Apply one batch to memory and add its rows to ``writes``; an ApiError changes nothing."""
-        import pandas as pd
-
         e = self.entry(job.name)
         b = job.batch
         if b.producer is not None and b.seq <= e.producers.get(b.producer, -1):
@@ -452,7 +448,7 @@ class Engine:
             raise ApiError(400, f"times: stream {e.name!r} takes no times (its decay is not a time-span halflife)")
         u = undo.get(e)
         if u is None:
-            u = undo[e] = _Undo(len(e.order), e.observations, e.batches, dict(e.producers))
+            u = undo[e] = _Undo(len(e.order), e.observations, e.batches)
         uniq = pd.unique(b.keys).tolist()
         unsaved = [k for k in uniq if k in e.pos and k not in u.saved]
         if unsaved:
@@ -463,7 +459,7 @@ class Engine:
             out = e.stream.update(b.values, keys=b.keys, times=b.times)
         except ValueError as exc:
             if str(exc).startswith(_TIME_ORDER):
-                raise ApiError(422, f"times: {exc}; nothing was applied") from None
+                raise ApiError(422, f"{exc}; nothing was applied") from None
             raise ApiError(400, f"{exc}; nothing was applied") from None
         except TypeError as exc:
             raise ApiError(400, f"keys: {exc}; nothing was applied") from None
@@ -473,8 +469,8 @@ class Engine:
         e.batches += 1
         e.observations += len(b)
         if b.producer is not None:
+            u.producers.setdefault(b.producer, e.producers.get(b.producer))
             e.producers[b.producer] = b.seq
-            u.producers_touched[b.producer] = None
         writes.batches.append((e.name, e.batches, b.producer, b.seq, len(b)))
         body: dict[str, Any] = {"applied": len(b), "duplicate": False, "batch": e.batches}
         if job.results:
@@ -489,7 +485,7 @@ class Engine:
                 rows = e.stream.key_states(touched)
                 raw, size = rows.tobytes(), rows.dtype.itemsize
                 writes.keys.extend((e.name, k, e.pos[k], raw[i * size:(i + 1) * size]) for i, k in enumerate(touched))
-            writes.producers.extend((e.name, p, e.producers[p]) for p in u.producers_touched)
+            writes.producers.extend((e.name, p, e.producers[p]) for p in u.producers)
             writes.streams.append((e.observations, e.batches, e.name))
 
     @staticmethod
@@ -507,7 +503,12 @@ class Engine:
                 e.stream = fresh
             if u.keys:
                 e.stream.set_key_states(u.keys, np.concatenate(u.rows))
-            e.observations, e.batches, e.producers = u.observations, u.batches, u.producers
+            e.observations, e.batches = u.observations, u.batches
+            for p, seq in u.producers.items():
+                if seq is None:
+                    del e.producers[p]
+                else:
+                    e.producers[p] = seq
 
 
 def _resolve(future: asyncio.Future[Any], outcome: Any) -> None:

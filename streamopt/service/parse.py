@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["ApiError", "Batch", "MAX_KEY_BYTES", "parse_config", "parse_json_batch", "parse_csv_batch",
            "check_name", "key_from_text"]
@@ -64,6 +65,11 @@ def _type(value: Any) -> str:
             list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
 
+def _got(value: Any) -> str:
+    """How an error message shows a bad value: its JSON type and an excerpt."""
+    return "null" if value is None else f"{_type(value)} {_show(value)}"
+
+
 def check_name(name: str) -> str:
     """A stream name: 1 to 128 of ``A-Z a-z 0-9 . _ ~ -``, starting with a letter or digit."""
     if NAME.fullmatch(name) is None:
@@ -94,17 +100,17 @@ def parse_config(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float, str) if name == "halflife" else (int, float)):
             what = "a number or a time span such as \"1h\"" if name == "halflife" else "a number"
-            raise ApiError(400, f"{name}: must be {what}, got {_type(value)} {_show(value)}")
+            raise ApiError(400, f"{name}: must be {what}, got {_got(value)}")
         params[name] = value
     for name in ("adjust", "ignore_na"):
         if name in body:
             if not isinstance(body[name], bool):
-                raise ApiError(400, f"{name}: must be true or false, got {_type(body[name])} {_show(body[name])}")
+                raise ApiError(400, f"{name}: must be true or false, got {_got(body[name])}")
             params[name] = body[name]
     if "min_periods" in body:
         mp = body["min_periods"]
         if isinstance(mp, bool) or not isinstance(mp, int) or not 0 <= mp <= _INT64[1]:
-            raise ApiError(400, f"min_periods: must be an integer >= 0, got {_type(mp)} {_show(mp)}")
+            raise ApiError(400, f"min_periods: must be an integer >= 0, got {_got(mp)}")
         params["min_periods"] = mp
     if "stats" in body:
         stats = body["stats"]
@@ -114,7 +120,7 @@ def parse_config(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     span_halflife = isinstance(params.get("halflife"), str)
     times = body.get("times", span_halflife)
     if not isinstance(times, bool):
-        raise ApiError(400, f"times: must be true or false, got {_type(times)} {_show(times)}")
+        raise ApiError(400, f"times: must be true or false, got {_got(times)}")
     if times and not span_halflife:
         decay = {k: v for k, v in params.items() if k in ("halflife", "com", "span", "alpha")}
         raise ApiError(400, f"times: true needs a time-span halflife (such as \"1h\"), got {decay}")
@@ -131,8 +137,7 @@ def _check_keys(keys: Any, field: str = "keys") -> np.ndarray:
     kinds = set(map(type, keys))
     if kinds - {str, int}:
         i = next(i for i, k in enumerate(keys) if type(k) not in (str, int))
-        raise ApiError(400, f"{field}[{i}]: a key must be a string or an integer, got {_type(keys[i])} "
-                            f"{_show(keys[i])}")
+        raise ApiError(400, f"{field}[{i}]: a key must be a string or an integer, got {_got(keys[i])}")
     if str in kinds and int in kinds:
         first = type(keys[0])
         i = next(i for i, k in enumerate(keys) if type(k) is not first)
@@ -158,7 +163,7 @@ def _check_values(values: Any, n: int) -> np.ndarray:
         raise ApiError(400, f"values: must have one value per key ({n}), got {len(values)}")
     if set(map(type, values)) - {float, int, type(None)}:
         i = next(i for i, v in enumerate(values) if type(v) not in (float, int, type(None)))
-        raise ApiError(400, f"values[{i}]: must be a number or null, got {_type(values[i])} {_show(values[i])}")
+        raise ApiError(400, f"values[{i}]: must be a number or null, got {_got(values[i])}")
     try:
         out = np.array(values, dtype=np.float64)  # null -> NaN
     except OverflowError:
@@ -170,8 +175,6 @@ def _check_values(values: Any, n: int) -> np.ndarray:
 
 
 def _check_times(times: Any, n: int, field: str = "times") -> np.ndarray:
-    import pandas as pd
-
     if not isinstance(times, list):
         raise ApiError(400, f"{field}: must be an array of times (ISO-8601 strings or integer nanoseconds "
                             f"since the epoch), got {_type(times)}")
@@ -188,7 +191,7 @@ def _check_times(times: Any, n: int, field: str = "times") -> np.ndarray:
             strings.append(i)
         else:
             raise ApiError(400, f"{field}[{i}]: must be an ISO-8601 string or integer nanoseconds, got "
-                                f"{_type(t)} {_show(t)}")
+                                f"{_got(t)}")
     if strings:
         texts = [times[i] for i in strings]
         try:
@@ -217,9 +220,9 @@ def _check_id(producer: Any, seq: Any) -> tuple[str | None, int | None]:
                             "(give both for exactly-once delivery, or neither)")
     if not isinstance(producer, str) or not producer or len(producer.encode("utf-8", "surrogatepass")) > MAX_PRODUCER_BYTES:
         raise ApiError(400, f"producer: must be a non-empty string of at most {MAX_PRODUCER_BYTES} bytes, got "
-                            f"{_type(producer)} {_show(producer)}")
+                            f"{_got(producer)}")
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= _INT64[1]:
-        raise ApiError(400, f"seq: must be an integer in [0, 2**63 - 1], got {_type(seq)} {_show(seq)}")
+        raise ApiError(400, f"seq: must be an integer in [0, 2**63 - 1], got {_got(seq)}")
     return producer, seq
 
 
