@@ -12,6 +12,7 @@ Groups (one script each in ``bench/``, each with ``run(quick) -> list[Result]``)
     optim    fused optimizer steps vs torch.optim and NumPy
     train    the notes' experiment vs its NumPy form and PyTorch
     startup  import + first call in a new process, warm and cold Numba cache
+    service  the statistics service over loopback HTTP: batches, single requests, durability
 
 A group whose script is missing or raises is reported as such and the others
 still run; the exit status is then 1.  ``--quick`` uses fewer sizes and
@@ -49,6 +50,7 @@ GROUPS: dict[str, str] = {
     "optim": "optimizers",
     "train": "train",
     "startup": "startup",
+    "service": "service",
 }
 
 #: distributions whose version the header prints ("missing" when not installed).

@@ -374,3 +374,51 @@ def test_ewm_group_refuses_a_peer_that_computes_something_else():
         group.check_agreement("c", "peer", np.array([np.nan, 1.0, -2.0, np.nan]), want)
     with pytest.raises(AssertionError, match="shape"):
         group.check_agreement("c", "peer", want[:2], want)
+
+
+# --------------------------------------------------------------------------- the service group
+SERVICE_GOALS = {"service-batch-rate", "service-batch-vs-river", "service-request-rate", "service-request-p99"}
+
+
+def test_service_rows_take_the_best_round_and_say_what_was_measured():
+    import service as group
+
+    rounds = [{"wall": 2.0, "requests": 100, "applied": 1_000_000, "client_cpu": 1.5, "server_cpu": 1.8,
+               "latencies": []},
+              {"wall": 1.0, "requests": 100, "applied": 1_000_000, "client_cpu": 1.0, "server_cpu": 0.9,
+               "latencies": []},
+              {"wall": 1.5, "requests": 100, "applied": 1_000_000, "client_cpu": 1.2, "server_cpu": 1.1,
+               "latencies": []}]
+    r = group._row("batch-10000x4", "streamopt", 10_000, rounds, "observations", durability="full")
+    assert (r.group, r.case, r.library, r.size) == ("service", "batch-10000x4", "streamopt", 10_000)
+    assert r.seconds == 0.01 and r.spread == pytest.approx(0.5)  # best 1 s / 100 batches; median 1.5 s
+    assert r.extra["observations_per_second"] == 1e6 and r.extra["server_cpu_seconds"] == 0.9
+    assert r.extra["client_cpu_seconds"] == 1.0 and r.extra["repeats"] == 3
+    goals = {g.id: g for g in report.evaluate_goals([r, row("service", "batch-10000x4", "river", 10_000, 0.02)])}
+    assert goals["service-batch-rate"].status == "met"          # 1e6 observations/s: exactly the goal
+    assert goals["service-batch-vs-river"].measured.startswith("worst 2x")
+
+
+def test_service_group_quick_against_a_real_server(tmp_path):
+    pytest.importorskip("streamopt.service")  # the service extra (httpx, starlette, uvicorn, ...)
+    import service as group
+
+    rows = group.run(quick=True)
+    by_key = report.index(rows)
+    assert [k[1] for k in by_key] == ["batch-10000x4", "request-1x64", "request-1x64-p50", "request-1x64-p99"]
+    for (_, case, size, _), libs in by_key.items():
+        r = libs["streamopt"]
+        assert report.measured(r) and r.extra["durability"] == "full", case
+        assert size == (10_000 if case.startswith("batch") else 1)
+    batch = by_key[("service", "batch-10000x4", 10_000, "float64")]["streamopt"]
+    rounds, batches, _ = group.QUICK
+    assert batch.extra["requests"] == rounds * batches * group.PRODUCERS
+    assert batch.extra["server_cpu_seconds"] > 0 and batch.extra["client_cpu_seconds"] > 0
+    assert "river" in by_key[("service", "batch-10000x4", 10_000, "float64")]  # measured, or missing with why
+    goals = {g.id: g for g in report.evaluate_goals(rows) if g.id in SERVICE_GOALS}
+    assert set(goals) == SERVICE_GOALS
+    have_river = importlib.util.find_spec("river") is not None
+    for gid, g in goals.items():
+        assert (g.status == "not evaluated") == (gid == "service-batch-vs-river" and not have_river), g
+    report.write_report(tmp_path, {"versions": {}}, rows, {"service": {"status": "ok"}}, quick=True, command="test")
+    assert "## service" in (tmp_path / "report.md").read_text()

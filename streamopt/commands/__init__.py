@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 #: The subcommands, in the order ``--help`` lists them.
-NAMES = ("smooth", "train", "demo", "bench", "serve")
+NAMES = ("smooth", "train", "demo", "bench", "serve", "send")
 
 
 class CLIError(Exception):
