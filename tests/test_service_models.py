@@ -522,3 +522,33 @@ def test_one_group_commit_takes_learn_batches_of_several_models_and_stream_batch
             await engine.stop()
 
     asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------ the client
+def test_client_create_model_learn_predict(server):
+    from streamopt.client import Client, ServiceError
+
+    offline = Offline(lr=0.0007)
+    with Client(server.url, token=server.token, producer="client-test") as c:
+        created = c.create_model("client-moons", DIMS, {"name": "adam", "lr": 0.0007})
+        assert created["created"] is True and created["step"] == 0
+        assert c.create_model("client-moons", DIMS, {"name": "adam", "lr": 0.0007})["created"] is False
+        with pytest.raises(ServiceError) as info:
+            c.create_model("client-moons", DIMS, {"name": "adam", "lr": 0.001})
+        assert info.value.status == 409
+        for t, (xb, yb) in enumerate(notes_batches(2), start=1):
+            offline.step(xb, yb)
+            ack = c.learn("client-moons", xb.T, yb[0])  # rows are examples
+            assert (ack.step, ack.duplicate, ack.seq, ack.loss, ack.accuracy_before) == \
+                (t, False, t, offline.losses[-1], offline.accuracies[-1])
+        with pytest.raises(ServiceError) as info:
+            c.learn("client-moons", np.full((3, 2), 0.5), [0, 1, 2])
+        assert info.value.status == 400 and "y[2]" in info.value.message
+        xb, yb = notes_batches(1)[0]
+        again = c.learn("client-moons", xb.T, yb[0], seq=3)
+        assert again.duplicate and again.step == 3 and again.loss is None
+        p = c.predict("client-moons", X.T)
+        np.testing.assert_array_equal(p["probability"], offline.net.predict_proba(X)[0])
+        np.testing.assert_array_equal(p["label"], offline.net.predict(X)[0])
+        assert c.model("client-moons")["step"] == 10
+        same_state(c.model_state("client-moons"), offline)
