@@ -552,3 +552,27 @@ def test_client_create_model_learn_predict(server):
         np.testing.assert_array_equal(p["label"], offline.net.predict(X)[0])
         assert c.model("client-moons")["step"] == 10
         same_state(c.model_state("client-moons"), offline)
+
+
+# ------------------------------------------------------------------ the demo
+def test_demo_serve_replays_the_temperatures_and_trains_the_moons(tmp_path):
+    import subprocess
+    import sys
+
+    from _server import ROOT
+
+    db = tmp_path / "demo.db"
+    proc = subprocess.run([sys.executable, "-m", "streamopt", "demo", "--serve", "--port", "0", "--exit",
+                           "--epochs", "4", "--pace", "0", "--db", str(db)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("dashboard: http://127.0.0.1:") and str(db) in lines[0]
+    assert lines[1].startswith("seattle: 2922 observations replayed; temp_max mean ")
+    assert lines[2].startswith("moons: 20 steps; ")
+    with Server(db) as server, server.client() as c:
+        assert c.get("/v1/streams/seattle").json()["observations"] == 2922
+        offline = Offline(lr=0.0007)
+        for xb, yb in notes_batches(4):
+            offline.step(xb, yb)
+        same_state(c.get("/v1/models/moons/state").json(), offline)
