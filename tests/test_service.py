@@ -520,3 +520,34 @@ def test_math_of_a_known_case(client):
     var = (0.5 * (1 - mean) ** 2 + (3 - mean) ** 2) / 1.5 / (1 - (1 + 0.25) / 1.5**2)
     assert r.json()["results"]["mean"] == [1.0, mean]
     assert r.json()["results"]["var"][0] is None and math.isclose(r.json()["results"]["var"][1], var, rel_tol=1e-14)
+
+
+def test_the_readme_requests_give_the_readme_answers(client):
+    """README's "Service" section shows these requests (as curl commands) and these answers, byte for byte."""
+    r = client.put("/v1/streams/temps", content='{"halflife": "1h", "stats": ["mean", "std"]}',
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 201
+    assert r.text == ('{"name":"temps","config":{"halflife":"0 days 01:00:00","adjust":true,"ignore_na":false,'
+                      '"min_periods":1,"stats":["mean","std"],"times":true},"keys":0,"observations":0,"batches":0,'
+                      '"producers":0}')
+    body = ('{"producer": "hub", "seq": 1, "keys": ["kitchen", "garage", "kitchen"], "values": [21.5, 12.0, 22.5], '
+            '"times": ["2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"]}')
+    r = client.post("/v1/streams/temps/observations", content=body, headers={"Content-Type": "application/json"})
+    assert r.text == ('{"applied":3,"duplicate":false,"batch":1,"results":{"mean":[21.5,12.0,22.166666666666668],'
+                      '"std":[null,null,0.7071067811865476]}}')
+    r = client.post("/v1/streams/temps/observations", content=body, headers={"Content-Type": "application/json"})
+    assert r.text == '{"applied":0,"duplicate":true,"batch":1}'
+    r = client.post("/v1/streams/temps/observations", params={"producer": "import", "seq": 1},
+                    content="key,time,value\ngarage,2024-05-01T12:00:00Z,13.5\n", headers={"Content-Type": "text/csv"})
+    assert r.text == ('{"applied":1,"duplicate":false,"batch":2,"results":{"mean":[13.2],'
+                      '"std":[1.0606601717798212]}}')
+    assert client.get("/v1/streams/temps/keys/kitchen").text == (
+        '{"key":"kitchen","count":2,"time":"2024-05-01T11:00:00+00:00","time_ns":1714561200000000000,'
+        '"mean":22.166666666666668,"std":0.7071067811865476}')
+    assert client.get("/v1/streams/temps/keys", params={"limit": 100}).text == '{"keys":["kitchen","garage"],"next":null}'
+    r = client.post("/v1/streams/temps/observations", headers={"Content-Type": "application/json"},
+                    content='{"keys": ["kitchen"], "values": [20.0], "times": ["2024-05-01T09:00:00Z"]}')
+    assert r.status_code == 422
+    assert r.text == ('{"error":"times must be non-decreasing within each key, got 2024-05-01 09:00:00 at position 0 '
+                      'of the chunk, before key \'kitchen\'\'s last time 2024-05-01 11:00:00; nothing was applied"}')
+    assert client.delete("/v1/streams/temps").status_code == 204

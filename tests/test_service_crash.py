@@ -200,3 +200,42 @@ def test_concurrent_batches_share_one_commit(tmp_path):
             await engine.stop()
 
     asyncio.run(scenario())
+
+
+def test_one_group_with_a_bad_batch_a_retry_and_a_duplicate(tmp_path):
+    """A group's batches of one stream go through one update; a refused one is found and the rest apply in order."""
+    from streamopt.service.engine import Engine, canonical_config
+    from streamopt.service.parse import ApiError, parse_json_batch
+
+    def batch(seq, keys, values, times):
+        return parse_json_batch({"producer": "p", "seq": seq, "keys": keys, "values": values, "times": times})
+
+    async def scenario() -> None:
+        engine = Engine(":memory:")
+        await engine.start()
+        try:
+            await engine.create("t", canonical_config({"halflife": "10s", "stats": list(STATS)}, True))
+            s = 10**9
+            first = batch(1, ["a", "b"], [1.0, 2.0], [10 * s, 10 * s])
+            late = batch(2, ["b", "a"], [3.0, 4.0], [11 * s, 9 * s])  # key a goes back in time: 422
+            fixed = batch(2, ["b", "a"], [3.0, 4.0], [11 * s, 12 * s])  # the corrected batch reuses seq 2
+            again = batch(1, ["a", "b"], [1.0, 2.0], [10 * s, 10 * s])  # a retry of the first
+            other = parse_json_batch({"producer": "q", "seq": 7, "keys": [1], "values": [1.0], "times": [0]})
+            answers = await asyncio.gather(*(engine.post("t", b) for b in (first, late, fixed, again, other)),
+                                           return_exceptions=True)
+            assert answers[0][1]["batch"] == 1
+            assert isinstance(answers[1], ApiError) and answers[1].status == 422 and "'a'" in answers[1].message
+            assert answers[2][1]["batch"] == 2 and answers[2][1]["duplicate"] is False
+            assert answers[3][1] == {"applied": 0, "duplicate": True, "batch": 1}
+            assert isinstance(answers[4], ApiError) and answers[4].status == 400  # int key in a str stream
+            assert engine.commits == 1
+            ew = streamopt.ewm(np.array([1.0, 2.0, 3.0, 4.0]), halflife="10s", by=["a", "b", "b", "a"],
+                               times=(np.array([10, 10, 11, 12], dtype="int64") * s).view("datetime64[ns]"))
+            for stat in STATS:
+                got = np.concatenate([answers[0][1]["results"][stat], answers[2][1]["results"][stat]])
+                assert _same(got, getattr(ew, stat)()), stat
+            assert engine.streams["t"].producers == {"p": 2}
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())

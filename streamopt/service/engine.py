@@ -390,13 +390,12 @@ class Engine:
         writes = GroupWrites()
         try:
             try:
-                for job in jobs:
+                learn = [job for job in jobs if isinstance(job, _LearnJob)]
+                self._apply_all([job for job in jobs if not isinstance(job, _LearnJob)], undo, writes)
+                for job in learn:  # one model's steps in arrival order
                     try:
-                        if isinstance(job, _LearnJob):
-                            status, body, job.lookup = self.models.learn(job.name, job.batch, model_undo, writes)
-                            job.answer = (status, body)
-                        else:
-                            job.answer = self._apply(job, undo, writes)
+                        status, body, job.lookup = self.models.learn(job.name, job.batch, model_undo, writes)
+                        job.answer = (status, body)
                     except ApiError as exc:
                         job.answer = (exc.status, exc)
                 self._write_rows(undo, writes)
@@ -434,29 +433,86 @@ class Engine:
             status, body = job.answer
             _resolve(job.future, body if isinstance(body, ApiError) else (status, body))
 
-    def _apply(self, job: _BatchJob, undo: dict[Entry, _Undo], writes: GroupWrites) -> tuple[int, Any]:
-        """Apply one batch to memory and add its rows to ``writes``; an ApiError changes nothing."""
-        e = self.entry(job.name)
-        b = job.batch
-        if b.producer is not None and b.seq <= e.producers.get(b.producer, -1):
+    def _apply_all(self, jobs: list[_BatchJob], undo: dict[Entry, _Undo], writes: GroupWrites) -> None:
+        """Apply each stream's batches of the group: all in one update, or one by one if that one fails."""
+        runs: dict[str, list[_BatchJob]] = {}
+        for job in jobs:
+            runs.setdefault(job.name, []).append(job)
+        for name, run in runs.items():
+            e = self.streams.get(name)
+            if e is None:
+                for job in run:
+                    job.answer = (404, ApiError(404, f"no stream {name!r}"))
+                continue
+            try:
+                self._apply_run(e, run, undo, writes)
+            except ApiError as exc:
+                if len(run) == 1:
+                    run[0].answer = (exc.status, exc)
+                    continue
+                for job in run:  # find the batches at fault; the others still apply, in order
+                    try:
+                        self._apply_run(e, [job], undo, writes)
+                    except ApiError as exc:
+                        job.answer = (exc.status, exc)
+
+    def _apply_run(self, e: Entry, jobs: list[_BatchJob], undo: dict[Entry, _Undo], writes: GroupWrites) -> None:
+        """Apply ``jobs`` (batches of stream ``e``, in order) as ONE update and set their answers.
+
+        The outputs are those of one update per batch, bit for bit (EWMStream
+        is chunk-invariant), at the cost of one.  Raises :class:`ApiError`
+        when that update refuses the data; then nothing changed.
+        """
+        pending: dict[str, int] = {}  # the producers' last seq, counting the batches before in the run
+        accepted: list[_BatchJob] = []
+        duplicates: list[_BatchJob] = []
+        refused: list[tuple[_BatchJob, ApiError]] = []
+        for job in jobs:
+            b = job.batch
+            if b.producer is not None and b.seq <= pending.get(b.producer, e.producers.get(b.producer, -1)):
+                duplicates.append(job)
+            elif e.times and b.times is None:
+                refused.append((job, ApiError(400, f"times: required (stream {e.name!r} has a time-span halflife)")))
+            elif not e.times and b.times is not None:
+                refused.append((job, ApiError(400, f"times: stream {e.name!r} takes no times (its decay is not a "
+                                                   "time-span halflife)")))
+            else:
+                if b.producer is not None:
+                    pending[b.producer] = b.seq
+                accepted.append(job)
+        if accepted:
+            self._update(e, accepted, undo, writes)
+            u = undo[e]
+            for p, seq in pending.items():
+                u.producers.setdefault(p, e.producers.get(p))
+                e.producers[p] = seq
+        for job, exc in refused:
+            job.answer = (exc.status, exc)
+        for job in duplicates:
             job.lookup = len(writes.lookups)
-            writes.lookups.append((e.name, b.producer, b.seq))
-            return 200, {"applied": 0, "duplicate": True, "batch": None}
-        if e.times and b.times is None:
-            raise ApiError(400, f"times: required (stream {e.name!r} has a time-span halflife)")
-        if not e.times and b.times is not None:
-            raise ApiError(400, f"times: stream {e.name!r} takes no times (its decay is not a time-span halflife)")
+            writes.lookups.append((e.name, job.batch.producer, job.batch.seq))
+            job.answer = (200, {"applied": 0, "duplicate": True, "batch": None})
+
+    def _update(self, e: Entry, jobs: list[_BatchJob], undo: dict[Entry, _Undo], writes: GroupWrites) -> None:
+        """The one ``EWMStream.update`` of ``jobs``' batches; each job's answer gets its slice of the outputs."""
+        batches = [job.batch for job in jobs]
+        if len(batches) == 1:
+            keys, values, times = batches[0].keys, batches[0].values, batches[0].times
+        else:
+            keys = np.concatenate([b.keys for b in batches])
+            values = np.concatenate([b.values for b in batches])
+            times = None if e.times is False else np.concatenate([b.times for b in batches])
         u = undo.get(e)
         if u is None:
             u = undo[e] = _Undo(len(e.order), e.observations, e.batches)
-        uniq = pd.unique(b.keys).tolist()
+        uniq = pd.unique(keys).tolist()
         unsaved = [k for k in uniq if k in e.pos and k not in u.saved]
         if unsaved:
             u.rows.append(e.stream.key_states(unsaved))
             u.keys.extend(unsaved)
             u.saved.update(unsaved)
         try:
-            out = e.stream.update(b.values, keys=b.keys, times=b.times)
+            out = e.stream.update(values, keys=keys, times=times)
         except ValueError as exc:
             if str(exc).startswith(_TIME_ORDER):
                 raise ApiError(422, f"{exc}; nothing was applied") from None
@@ -464,18 +520,19 @@ class Engine:
         except TypeError as exc:
             raise ApiError(400, f"keys: {exc}; nothing was applied") from None
         e.add_keys(uniq)
-        job.out = (e.observations, out)
         u.touched.update(dict.fromkeys(uniq))
-        e.batches += 1
-        e.observations += len(b)
-        if b.producer is not None:
-            u.producers.setdefault(b.producer, e.producers.get(b.producer))
-            e.producers[b.producer] = b.seq
-        writes.batches.append((e.name, e.batches, b.producer, b.seq, len(b)))
-        body: dict[str, Any] = {"applied": len(b), "duplicate": False, "batch": e.batches}
-        if job.results:
-            body["results"] = out
-        return 200, body
+        start = 0
+        for job, b in zip(jobs, batches):
+            n = len(b)
+            job.out = (e.observations, {s: a[start:start + n] for s, a in out.items()})
+            e.batches += 1
+            e.observations += n
+            writes.batches.append((e.name, e.batches, b.producer, b.seq, n))
+            body: dict[str, Any] = {"applied": n, "duplicate": False, "batch": e.batches}
+            if job.results:
+                body["results"] = {s: a[start:start + n] for s, a in out.items()}
+            job.answer = (200, body)
+            start += n
 
     @staticmethod
     def _write_rows(undo: dict[Entry, _Undo], writes: GroupWrites) -> None:

@@ -201,7 +201,7 @@ class Store:
         """Add the stream ``name`` (no keys, no producers)."""
         self._transaction(lambda db: db.execute(
             "INSERT INTO streams (name, config, state_dtype, observations, batches) VALUES (?, ?, ?, 0, 0)",
-            (name, json.dumps(config, sort_keys=True), json.dumps(list(state_dtype)))))
+            (name, json.dumps(config), json.dumps(list(state_dtype)))))
 
     def delete_stream(self, name: str) -> None:
         """Remove the stream ``name`` and everything it holds."""
