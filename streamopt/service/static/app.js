@@ -68,8 +68,9 @@ function ticks(lo, hi) {
   return [0, 1, 2, 3, 4].map((k) => lo + (hi - lo) * k / 4);
 }
 
-function label(v, time) {
-  if (time) return new Date(v * 1000).toISOString().slice(5, 19).replace("T", " ");
+// time: seconds since the epoch, shown as a UTC date (and time of day when the span is short)
+function label(v, time, span) {
+  if (time) return new Date(v * 1000).toISOString().slice(span > 3 * 86400 ? 0 : 5, span > 3 * 86400 ? 10 : 16).replace("T", " ");
   return Number(v.toPrecision(4)).toString();
 }
 
@@ -108,7 +109,7 @@ function drawChart(canvas, lines, band, time) {
   const xt = time ? [x0, (x0 + x1) / 2, x1] : [...new Set(ticks(x0, x1).map(Math.round))];
   xt.forEach((x, k) => {
     ctx.textAlign = k === 0 ? "start" : k === xt.length - 1 ? "end" : "center";  // the ends stay inside
-    ctx.fillText(label(x, time), sx(x), h - 6);
+    ctx.fillText(label(x, time, x1 - x0), sx(x), h - 6);
   });
   ctx.textAlign = "start";
   if (band) {
