@@ -576,3 +576,14 @@ def test_demo_serve_replays_the_temperatures_and_trains_the_moons(tmp_path):
         for xb, yb in notes_batches(4):
             offline.step(xb, yb)
         same_state(c.get("/v1/models/moons/state").json(), offline)
+
+
+def test_too_many_rows_for_the_model_are_413(client):
+    from streamopt.service.models import MAX_ACTIVATIONS
+
+    name = fresh(client, {"layers": [2, 2048, 256, 1], "optimizer": {"name": "sgd", "lr": 0.1}})
+    rows = MAX_ACTIVATIONS // (2048 + 256 + 1) + 1
+    for path, payload in (("learn", {"X": [[0.0, 0.0]] * rows, "y": [0] * rows}), ("predict", {"X": [[0.0, 0.0]] * rows})):
+        r = client.post(f"/v1/models/{name}/{path}", json=payload)
+        assert r.status_code == 413 and "X:" in r.json()["error"] and "limit" in r.json()["error"], path
+    assert client.post(f"/v1/models/{name}/predict", json={"X": [[0.0, 0.0]] * (rows - 1)}).status_code == 200

@@ -36,8 +36,8 @@ import orjson
 from .._checks import check_lr
 from .parse import ApiError, _check_id, _show, _type
 
-__all__ = ["LearnBatch", "Model", "Models", "parse_model_config", "parse_learn", "parse_predict",
-           "MAX_PARAMETERS", "POINTS", "EWA_BETA"]
+__all__ = ["LearnBatch", "Model", "Models", "parse_model_config", "parse_learn", "parse_predict", "max_rows",
+           "MAX_PARAMETERS", "MAX_ACTIVATIONS", "POINTS", "EWA_BETA"]
 
 #: The most parameters a model may have (its whole state is written at every commit).
 MAX_PARAMETERS = 1_000_000
@@ -47,6 +47,8 @@ MAX_LAYERS = 64
 POINTS = 1_000
 #: β of the EWA (bias-corrected) of the loss and the prequential accuracy.
 EWA_BETA = 0.98
+#: A batch's activations (examples × the layers' widths after the input) are at most this many floats.
+MAX_ACTIVATIONS = 2**24
 
 _CONFIG_FIELDS = ("layers", "seed", "optimizer", "schedule")
 _LEARN_FIELDS = ("producer", "seq", "X", "y")
@@ -146,6 +148,23 @@ def parse_model_config(body: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ batches
+def max_rows(layers: list[int]) -> int:
+    """The most examples a learn or predict request may hold for a network of ``layers``
+    (its activations stay within :data:`MAX_ACTIVATIONS` floats).
+
+    >>> max_rows([2, 5, 2, 1])
+    2097152
+    """
+    return MAX_ACTIVATIONS // sum(layers[1:])
+
+
+def _rows(value: Any, field: str, layers: list[int]) -> None:
+    """Refuse more rows than :func:`max_rows` (before any conversion)."""
+    if isinstance(value, list) and len(value) > max_rows(layers):
+        raise ApiError(413, f"{field}: {len(value)} rows, over the limit of {max_rows(layers)} for this model's "
+                            f"layers {layers} (send smaller batches)")
+
+
 def _matrix(value: Any, field: str, width: int, labels: bool = False) -> np.ndarray:
     """A (width, m) float64 array (examples as columns) from m rows of ``width`` numbers.
 
@@ -218,6 +237,7 @@ def parse_learn(body: Any, layers: list[int]) -> LearnBatch:
         if name not in body:
             raise ApiError(400, f"{name}: required")
     producer, seq = _check_id(body.get("producer"), body.get("seq"))
+    _rows(body["X"], "X", layers)
     X = _matrix(body["X"], "X", layers[0])
     Y = _matrix(body["y"], "y", layers[-1], labels=True)
     if Y.shape[1] != X.shape[1]:
@@ -234,6 +254,7 @@ def parse_predict(body: Any, layers: list[int]) -> np.ndarray:
         raise ApiError(400, f"{unknown[0]}: unknown field (fields: X)")
     if "X" not in body:
         raise ApiError(400, "X: required")
+    _rows(body["X"], "X", layers)
     return _matrix(body["X"], "X", layers[0])
 
 

@@ -215,7 +215,8 @@ def openapi(ref: Callable[[str], dict[str, str]], answer: Callable[..., dict[str
             "summary": "one optimizer step on the mini-batch, exactly once, durably",
             "requestBody": {"required": True, "content": {"application/json": {"schema": ref("LearnBatch")}}},
             "responses": {"200": answer("applied and committed, or a duplicate (the original step)", "Learned"),
-                          **errors, "413": answer("body over --max-body-bytes", "Error"),
+                          **errors, "413": answer("body over --max-body-bytes, or more rows than the model takes",
+                                                  "Error"),
                           "422": answer("the gradient is not finite (or the schedule gives no rate); nothing "
                                         "applied", "Error"),
                           "503": answer("the commit failed; nothing applied, retry", "Error")}}},
@@ -223,7 +224,8 @@ def openapi(ref: Callable[[str], dict[str, str]], answer: Callable[..., dict[str
             "summary": "probabilities and labels of the rows of X",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["X"], "additionalProperties": False, "properties": {"X": _ROWS}}}}},
-            "responses": {"200": answer("one probability and label per row", "Predicted"), **errors}}},
+            "responses": {"200": answer("one probability and label per row", "Predicted"), **errors,
+                          "413": answer("body over --max-body-bytes, or more rows than the model takes", "Error")}}},
         "/v1/streams/{name}/recent": {"parameters": [name], "get": {
             "summary": f"a key's observations in the stream's in-memory window (the stream's last {WINDOW:,} "
                        "observations, empty after a restart) with their statistics",
