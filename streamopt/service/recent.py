@@ -34,8 +34,8 @@ class Recent:
     >>> b = Batch(keys=np.array(["a", "b", "a"], dtype=object), values=np.array([1.0, 2.0, 3.0]), times=None)
     >>> r.add(b, 0, {"mean": np.array([1.0, 2.0, 2.0])})
     >>> r.add(b, 3, {"mean": np.array([5.0, 6.0, 7.0])})
-    >>> r.get("a")
-    {'time': None, 'index': [5], 'value': [3.0], 'mean': [7.0], 'std': None}
+    >>> r.get("a")  # the last 3 observations: numbers 3, 4 and 5
+    {'time': None, 'index': [3, 5], 'value': [1.0, 3.0], 'mean': [5.0, 7.0], 'std': None}
     """
 
     def __init__(self, capacity: int = WINDOW) -> None:
