@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import Result, format_table, measure, missing, optional  # noqa: E402
-from service import GROUP, Server, _rounds, _row  # noqa: E402
+from service import GROUP, Server, Worker, _rounds, _row  # noqa: E402
 
 LAYERS = [2, 5, 2, 1]
 BATCH = 64
@@ -104,8 +104,8 @@ def _predict_worker(url: str, requests: int) -> None:
                               "cpu": time.process_time() - cpu0}), flush=True)
 
 
-class _Worker:
-    """A load generator: ``python bench/service_models.py --worker KIND ARGS`` (as bench/service.py's)."""
+class _Worker(Worker):
+    """A load generator of this file: ``python bench/service_models.py --worker KIND ARGS``."""
 
     def __init__(self, kind: str, **args: Any) -> None:
         import subprocess
@@ -115,23 +115,6 @@ class _Worker:
         if self.proc.stdout.readline().strip() != "ready":
             self.proc.kill()
             raise RuntimeError(f"{kind} worker did not start")
-
-    def go(self) -> None:
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
-
-    def result(self) -> dict[str, Any]:
-        line = self.proc.stdout.readline()
-        out = json.loads(line) if line else {"error": f"exit status {self.proc.wait()}"}
-        if "error" in out:
-            raise RuntimeError(f"a worker failed: {out['error']}")
-        return out
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
-        self.proc.stdout.close()
 
 
 def _torch(quick: bool) -> Result:
