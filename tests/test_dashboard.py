@@ -28,7 +28,7 @@ CHROMIUM = os.environ.get("STREAMOPT_CHROMIUM") or shutil.which("chromium") or "
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 #: Seconds the page may take to show what was posted (it polls once a second).
-WAIT = 30.0
+WAIT = 60.0
 
 
 def _browser(playwright):

@@ -31,7 +31,7 @@ class Producer(threading.Thread):
     """Posts its batches in order (seq 1, 2, ...), each retried on connection errors and 5xx until answered."""
 
     def __init__(self, server: Server, model: str, name: str, batches: list[int], all_batches: list,
-                 deadline: float = 120.0) -> None:
+                 deadline: float = 240.0) -> None:
         super().__init__(name=name, daemon=True)
         self.server, self.model, self.producer = server, model, name
         self.batches, self.all = batches, all_batches
@@ -80,7 +80,7 @@ def test_kill_9_at_random_moments_recovers_bit_for_bit(tmp_path):
                 server.restart()
         finally:
             for p in producers:
-                p.join(150)
+                p.join(300)
         assert not any(p.is_alive() for p in producers)
         assert server.starts == 6
         by_step: dict[int, int] = {}
