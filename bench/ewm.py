@@ -24,20 +24,35 @@ compute the statistic is listed as missing with the reason.
   bare Numba recursion ``v = BETA*v + ALPHA*x[i]`` (one fused multiply-add) stored into a
   preallocated buffer (``floor.recursion``), and ``numba-loop-new-array`` the same loop into a new array per call (what
   a function that returns its result pays in first-touch page faults).
+- ``grouped``: ``ewm(s, alpha=ALPHA, by=keys).mean()`` over :data:`SIZE` rows of
+  ``SIZE // ROWS_PER_KEY`` int keys in random order, against pandas' ``s.groupby(keys).ewm(alpha=ALPHA).mean()``
+  (checked after re-aligning pandas' (key, row) output to the rows; the timed call is pandas' own).
+  At full size pandas takes seconds per call: its row is one timed call, the one checked (``(1 run)``).
+- ``stream-keys-int``, ``stream-keys-str``: ``EWMStream(alpha=ALPHA, adjust=False).update(chunk,
+  keys=chunk_keys)`` on chunks of :data:`STREAM_CHUNK` values over :data:`STREAM_KEYS` keys (int64
+  array / object array of str), the stream having seen every key (a settled stream; a key's first
+  appearance costs a little more), cycling through :data:`STREAM_CHUNKS` chunks.  Against river:
+  one ``stats.EWMean(fading_factor=ALPHA)`` per key in a dict, ``update`` called per observation
+  (river's EWMean starts at the first value and moves by ``fading_factor`` = α towards each new one:
+  pandas' ``adjust=False`` mean, checked per observation on one chunk with ``get()``).  ``size`` is
+  the chunk: ``seconds`` is per chunk, observations per second = 1e9 / ns per element
+  (``extra["observations_per_second"]``).
 
     python bench/ewm.py [--quick]
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import Result, format_table, measure, missing, optional, result, timing_options  # noqa: E402
+from _harness import Result, Timing, format_table, measure, missing, optional, result, timing_options  # noqa: E402
 
 GROUP = "ewm"
 BETA = 0.9
@@ -51,6 +66,12 @@ SIZE_QUICK = 10**4
 #: (Normwise, not per value: a value that is a cancellation near zero, a mean crossing 0, has no
 #: relative accuracy in any summation order.)
 RTOL = 1e-9
+
+#: ``grouped``: rows per key (10^7 rows over 10^4 keys at full size).
+ROWS_PER_KEY = 1000
+#: ``stream-keys-*``: values per update, keys, distinct chunks cycled through (``--quick``: the second ones).
+STREAM_CHUNK, STREAM_KEYS, STREAM_CHUNKS = 10**4, 10**5, 20
+STREAM_CHUNK_QUICK, STREAM_KEYS_QUICK = 10**3, 10**3
 
 _POLARS_ADJUST = "ewm_mean_by has no adjust: it computes the adjust=False form (see mean-times-noadjust)"
 _POLARS_NO_COV = "polars has no exponentially weighted covariance / correlation"
@@ -184,10 +205,95 @@ def _latency_bound(n: int, quick: bool) -> list[Result]:
                what="the same loop into a new array per call")]
 
 
+def _grouped(n: int, quick: bool) -> list[Result]:
+    import pandas as pd
+
+    import streamopt
+
+    rng = np.random.default_rng(5)
+    nkeys = max(n // ROWS_PER_KEY, 1)
+    keys = rng.integers(0, nkeys, n)
+    s = pd.Series(rng.normal(size=n))
+
+    def ours() -> Any:
+        return streamopt.ewm(s, alpha=ALPHA, by=keys).mean()
+
+    def pandas() -> Any:
+        return s.groupby(keys).ewm(alpha=ALPHA).mean()
+
+    want = ours()
+    kw = timing_options(quick)
+    if not quick:
+        kw = {"repeat": 3, "min_time": 0.0}  # about 1 s a call
+    rows = [result(GROUP, "grouped", "streamopt", n, "float64", measure(ours, **kw), keys=nkeys)]
+    t0 = time.perf_counter()
+    got = pandas()
+    seconds = time.perf_counter() - t0
+    error = check_agreement("grouped", "pandas", got.droplevel(0).sort_index(), want)
+    if quick:
+        rows.append(result(GROUP, "grouped", "pandas", n, "float64", measure(pandas, **kw), agreement=error))
+    else:  # seconds a call: the checked call is the timed one
+        rows.append(result(GROUP, "grouped", "pandas", n, "float64", Timing(seconds, seconds, 1, 1),
+                           agreement=error, repeats=1))
+    return rows
+
+
+def _stream_keys(quick: bool) -> list[Result]:
+    import streamopt
+
+    chunk, nkeys = (STREAM_CHUNK_QUICK, STREAM_KEYS_QUICK) if quick else (STREAM_CHUNK, STREAM_KEYS)
+    kw = timing_options(quick)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(STREAM_CHUNKS, chunk))
+    ids = rng.integers(0, nkeys, (STREAM_CHUNKS, chunk))
+    river = optional("river.stats")
+    rows: list[Result] = []
+    for kind in ("int", "str"):
+        case = f"stream-keys-{kind}"
+        names = np.arange(nkeys) if kind == "int" else np.array([f"key-{i}" for i in range(nkeys)], dtype=object)
+        chunks = [(x[c], names[ids[c]]) for c in range(STREAM_CHUNKS)]
+        stream = streamopt.EWMStream(alpha=ALPHA, adjust=False)
+        stream.update(np.zeros(nkeys), keys=names)  # every key seen once: a settled stream
+        want = stream.update(chunks[0][0], keys=chunks[0][1])["mean"]
+        turn = itertools.cycle(chunks)
+
+        def update() -> Any:
+            values, keys = next(turn)
+            return stream.update(values, keys=keys)
+
+        ours = measure(update, **kw)
+        rows.append(result(GROUP, case, "streamopt", chunk, "float64", ours, keys=nkeys,
+                           observations_per_second=chunk / ours.best))
+        if river is None:
+            rows.append(missing(GROUP, case, "river", chunk, "float64"))
+            continue
+        means = {k: river.EWMean(fading_factor=ALPHA) for k in names.tolist()}
+        for m in means.values():
+            m.update(0.0)
+        lists = [(v.tolist(), k.tolist()) for v, k in chunks]
+        first = []
+        for v, k in zip(*lists[0]):
+            means[k].update(v)
+            first.append(means[k].get())
+        error = check_agreement(case, "river", np.array(first), want)
+        river_turn = itertools.cycle(lists)
+
+        def river_chunk() -> None:  # one EWMean per key, updated observation by observation
+            values, keys = next(river_turn)
+            for k, v in zip(keys, values):
+                means[k].update(v)
+
+        theirs = measure(river_chunk, **kw)
+        rows.append(result(GROUP, case, "river", chunk, "float64", theirs, agreement=error,
+                           observations_per_second=chunk / theirs.best))
+    return rows
+
+
 def run(quick: bool = False) -> list[Result]:
     """Time every case at :data:`SIZE` values (``quick``: :data:`SIZE_QUICK`, a few seconds)."""
     n = SIZE_QUICK if quick else SIZE
-    return _mean_times(n, quick) + _moments(n, quick) + _latency_bound(n, quick)
+    return (_mean_times(n, quick) + _moments(n, quick) + _latency_bound(n, quick) + _grouped(n, quick)
+            + _stream_keys(quick))
 
 
 if __name__ == "__main__":

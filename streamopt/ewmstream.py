@@ -8,6 +8,7 @@ however the data is cut (the same row kernels, :mod:`streamopt._kernels.ewm_stre
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -60,11 +61,21 @@ class EWMStream:
     for any split of the data into chunks the outputs put together equal
     ``streamopt.ewm(values, ..., by=keys, times=times).mean()`` (``var()``,
     ``std()``) bit for bit.  Times are read in nanoseconds (tz-aware times as
-    UTC).  Keys are str or int (one kind per stream, as JSON keeps them);
-    without ``keys`` every value goes to the key None.
+    UTC).  Keys are str or int within int64 (one kind per stream, as JSON
+    keeps them); without ``keys`` every value goes to the key None.
 
     A chunk is all or nothing: a time before its key's last time (or any bad
     input) raises before any state changes.
+
+    The whole stream saves as JSON (:meth:`state_dict`, :meth:`from_state`);
+    one key at a time as a fixed-size record of bytes (:meth:`key_states`,
+    :meth:`set_key_states`, :attr:`state_dtype`), with :meth:`config` to
+    rebuild an empty stream of the same parameters.
+
+    Speed: one hash lookup of each row's key among the known keys (a
+    ``pd.Index``), then one kernel call for the chunk; a key's first
+    appearance costs a little more (the ``ewm`` group of ``bench/``,
+    ``stream-keys-*`` rows).
 
     Examples
     --------
@@ -99,8 +110,7 @@ class EWMStream:
                                       accepted=("com", "span", "halflife", "alpha"))
             self._halflife_ns = None
             self._alpha, self._log_beta = a, (math.log1p(-a) if a < 1.0 else -math.inf)
-        self._slot_of: dict[Any, int] = {}
-        self._keys: list[Any] = []
+        self._index = _KeyIndex([])
         self._arrays = {name: np.full(16, init, dtype=dtype) for name, (dtype, init, group) in _ARRAYS.items()
                         if self._tracks(group)}
 
@@ -111,6 +121,11 @@ class EWMStream:
         if group == "mean":
             return "mean" in self._stats
         return "var" in self._stats or "std" in self._stats
+
+    @property
+    def _keys(self) -> list[Any]:
+        """The keys in slot order (first appearance)."""
+        return self._index.keys
 
     @property
     def _times(self) -> bool:
@@ -127,6 +142,14 @@ class EWMStream:
             grown[:len(a)] = a
             self._arrays[name] = grown
 
+    def _check_kind(self, key: Any) -> None:
+        """TypeError unless ``key`` (a Python str or int) is of the kind of the stream's keys."""
+        if self._keys:
+            have = type(self._keys[0])
+            if have is type(None) or have is not type(key):
+                raise TypeError(f"keys must be of one kind for the stream's life ({have.__name__}), "
+                                f"got {excerpt(key)}")
+
     def _key_kind(self, uniques: np.ndarray) -> list[Any]:
         """The chunk's unique keys as Python str or int, of the stream's one kind; TypeError otherwise."""
         kind = pd.api.types.infer_dtype(uniques, skipna=False)
@@ -136,25 +159,11 @@ class EWMStream:
             keys = [int(k) for k in uniques]
         else:
             raise TypeError(f"keys must be all str or all int, got keys {excerpt(list(uniques))} (kind {kind!r})")
-        if self._keys:
-            have = type(self._keys[0])
-            if have is type(None) or have is not type(keys[0]):
-                raise TypeError(f"keys must be of one kind for the stream's life ({have.__name__}), "
-                                f"got {excerpt(keys[0])}")
+        self._check_kind(keys[0])
         return keys
 
     def _codes(self, keys: Any, n: int) -> tuple[np.ndarray, list[Any]]:
-        """(code per row, the chunk's unique keys) for ``keys``, or for the key None without keys."""
-        if keys is None:
-            if self._keys and self._keys[0] is not None:
-                raise ValueError("keys must be given on every update of a keyed stream, got None")
-            return np.zeros(n, dtype=np.int64), ([None] if n else [])
-        if self._keys and self._keys[0] is None:
-            raise ValueError(f"keys must be None for a stream fed without keys, got {excerpt(keys)}")
-        if isinstance(keys, (str, bytes)) or np.ndim(keys) != 1:
-            raise ValueError(f"keys must be a 1-D array of str or int keys (one per value), got {excerpt(keys)}")
-        if len(keys) != n:
-            raise ValueError(f"keys must have one key per value ({n}), got {len(keys)}")
+        """(code per row, the unique keys as Python str or int): the general reading of any form of ``keys``."""
         arr = keys if isinstance(keys, (pd.Series, pd.Index, np.ndarray)) else np.asarray(keys, dtype=object)
         try:
             codes, uniques = pd.factorize(arr, use_na_sentinel=True)
@@ -167,19 +176,73 @@ class EWMStream:
             return np.ascontiguousarray(codes, dtype=np.int64), []
         return np.ascontiguousarray(codes, dtype=np.int64), self._key_kind(np.asarray(uniques, dtype=object))
 
-    def _slots(self, uniques: list[Any]) -> np.ndarray:
-        """Each key's state slot, -1 for a key not known yet."""
-        return np.array([self._slot_of.get(k, -1) for k in uniques], dtype=np.int64)
+    def _key_array(self, keys: Any) -> np.ndarray:
+        """``keys`` as an int64 array or an object array of str, checked where a lookup cannot check them.
 
-    def _add_keys(self, uniques: list[Any], slots: np.ndarray) -> None:
-        """Give the keys of slot -1 the next slots (fresh states), in order; fills ``slots``."""
-        new = np.flatnonzero(slots < 0)
-        if new.size:
-            self._grow(len(self._keys) + new.size)
-            for c in new:
-                slots[c] = len(self._keys)
-                self._slot_of[uniques[c]] = len(self._keys)
-                self._keys.append(uniques[c])
+        The common forms take a short way: integer arrays; object arrays of a
+        str stream (a row that matches no key is checked with the new keys by
+        :meth:`_rows`); other object arrays and lists by one type inference.
+        Any other form goes through :meth:`_codes`.
+        """
+        if isinstance(keys, (pd.Series, pd.Index)) and isinstance(keys.dtype, np.dtype):
+            keys = keys.to_numpy()
+        elif isinstance(keys, (list, tuple)):
+            keys = np.asarray(keys, dtype=object)
+        if isinstance(keys, np.ndarray):
+            if keys.dtype.kind in "iu":
+                if self._keys:
+                    self._check_kind(0)
+                return _as_int64(keys)
+            if keys.dtype == object:
+                if self._keys and type(self._keys[0]) is str:
+                    return keys
+                kind = pd.api.types.infer_dtype(keys, skipna=False)
+                if kind == "string":
+                    if self._keys:
+                        self._check_kind("")
+                    return keys
+                if kind == "integer":
+                    if self._keys:
+                        self._check_kind(0)
+                    return _as_int64(keys)
+        codes, uniques = self._codes(keys, len(keys))
+        if not uniques:
+            return np.empty(0, dtype=object)
+        table = np.array(uniques, dtype=object)
+        return (_as_int64(table) if type(uniques[0]) is int else table)[codes]
+
+    def _rows(self, keys: Any, n: int) -> tuple[np.ndarray, list[Any]]:
+        """(each row's state slot, the chunk's new keys): a new key gets the next free slot, in order of first
+        appearance, though nothing is added yet.  Checks ``keys`` (one per value, one kind, no missing key)."""
+        k0 = len(self._keys)
+        if keys is None:
+            if k0 and self._keys[0] is not None:
+                raise ValueError("keys must be given on every update of a keyed stream, got None")
+            return np.zeros(n, dtype=np.int64), ([None] if n and not k0 else [])
+        if k0 and self._keys[0] is None:
+            raise ValueError(f"keys must be None for a stream fed without keys, got {excerpt(keys)}")
+        if isinstance(keys, (str, bytes)) or np.ndim(keys) != 1:
+            raise ValueError(f"keys must be a 1-D array of str or int keys (one per value), got {excerpt(keys)}")
+        if len(keys) != n:
+            raise ValueError(f"keys must have one key per value ({n}), got {len(keys)}")
+        arr = self._key_array(keys)
+        slots = self._index.lookup(arr)
+        miss = np.flatnonzero(slots < 0)
+        if not miss.size:
+            return slots, []
+        codes, uniques = pd.factorize(arr[miss], use_na_sentinel=True)
+        if codes.min() < 0:
+            raise ValueError(f"keys must not hold missing keys (None, NaN), got one at position "
+                             f"{miss[np.flatnonzero(codes < 0)[0]]}")
+        new = self._key_kind(np.asarray(uniques, dtype=object))
+        slots[miss] = k0 + codes
+        return slots, new
+
+    def _add_keys(self, new: list[Any]) -> None:
+        """Give ``new`` keys the next slots (fresh states), in order."""
+        if new:
+            self._grow(len(self._keys) + len(new))
+            self._index.add(new)
 
     def _values(self, values: Any) -> tuple[np.ndarray, Any]:
         """(float64 values, the Series' index or None)."""
@@ -216,10 +279,9 @@ class EWMStream:
         """
         x, index = self._values(values)
         n = x.shape[0]
-        codes, uniques = self._codes(keys, n)
-        slots = self._slots(uniques)
-        deltas, ticks = self._deltas(times, n, codes, slots, uniques)
-        self._add_keys(uniques, slots)  # validated: from here on nothing can fail
+        slots, new = self._rows(keys, n)
+        deltas, ticks = self._deltas(times, n, slots, new)
+        self._add_keys(new)  # validated: from here on nothing can fail
         out_mean = np.empty(n if "mean" in self._stats else 0)
         out_var = np.empty(n if self._tracks("var") else 0)
         a = self._arrays
@@ -229,8 +291,8 @@ class EWMStream:
         v = [a.get(k, e) for k, e in (("v_starts", empty_b), ("wts", empty_f), ("s2s", empty_f), ("dens", empty_f),
                                       ("mxs", empty_f), ("cs", empty_f), ("v_nobss", empty_i),
                                       ("v_gaps", empty_f))]
-        _kstream.stream_chunk(x, deltas, ticks, codes, slots, a["last_time"], a["seen"], self._log_beta, self._alpha, self._adjust, self._times,
-                              self._times or not self._ignore_na, self._min_periods,
+        _kstream.stream_chunk(x, deltas, ticks, slots, a["last_time"], a["seen"], self._log_beta, self._alpha,
+                              self._adjust, self._times, self._times or not self._ignore_na, self._min_periods,
                               "mean" in self._stats, *m, out_mean, self._tracks("var"), *v, out_var)
         cols = {"mean": out_mean, "var": out_var}
         result = {s: (np.sqrt(out_var) if s == "std" else cols[s]) for s in self._stats}
@@ -238,8 +300,7 @@ class EWMStream:
             return pd.DataFrame(result, index=index)
         return result
 
-    def _deltas(self, times: Any, n: int, codes: np.ndarray, slots: np.ndarray,
-                uniques: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    def _deltas(self, times: Any, n: int, slots: np.ndarray, new: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         """(each row's step in decay units (1 without times), the times in ns); checks the times, changes nothing."""
         if not self._times:
             if times is not None:
@@ -250,16 +311,18 @@ class EWMStream:
             raise ValueError("times must be given on every update of a stream with a time-span halflife, got None")
         t, _ = _times(times, n, None)
         ticks = t.as_unit("ns").asi8
+        codes, used = pd.factorize(slots)  # the chunk's keys, numbered 0, 1, ... for the batch kernel
         # each known key's last time as a row before the chunk: the batch kernel's gaps, from the saved times
-        known = np.flatnonzero((slots >= 0))
-        known = known[self._arrays["seen"][slots[known]]]
-        ext_ticks = np.concatenate([self._arrays["last_time"][slots[known]], ticks])
+        known = np.flatnonzero(used < len(self._keys))
+        known = known[self._arrays["seen"][used[known]]]
+        ext_ticks = np.concatenate([self._arrays["last_time"][used[known]], ticks])
         ext_codes = np.concatenate([known, codes])
         ext = np.empty(len(ext_ticks))
-        i = _kernel.key_gaps(ext_ticks, ext_codes, max(len(uniques), 1), self._halflife_ns, ext)
+        i = _kernel.key_gaps(ext_ticks, ext_codes, max(len(used), 1), self._halflife_ns, ext)
         if i >= 0:
             pos = i - known.size
-            key = uniques[codes[pos]]
+            slot = int(slots[pos])
+            key = self._keys[slot] if slot < len(self._keys) else new[slot - len(self._keys)]
             raise ValueError(f"times must be non-decreasing within each key, got {t[pos]} at position {pos} "
                              f"of the chunk, before key {key!r}'s last time "
                              f"{pd.Timestamp(int(ext_ticks[np.flatnonzero(ext_codes[:i] == codes[pos])[-1]]))}")
@@ -271,9 +334,7 @@ class EWMStream:
         ``count``: observations so far; ``time``: the last time (a Timestamp) or
         None; the statistics as the last :meth:`update` output for the key.
         """
-        if key not in self._slot_of:
-            raise KeyError(f"key {key!r} has no state in this stream (keys: {excerpt(self._keys)})")
-        s = self._slot_of[key]
+        s = int(self._known_slots([key])[0])
         a = self._arrays
         out: dict[str, Any] = {"count": None, "time": None, "mean": None, "var": None, "std": None}
         if self._times and a["seen"][s]:
@@ -350,13 +411,20 @@ class EWMStream:
         """The slot of each of ``keys``; KeyError naming the first key without state."""
         if isinstance(keys, (str, bytes)) or np.ndim(keys) != 1:
             raise ValueError(f"keys must be a 1-D sequence of keys (or None for every key), got {excerpt(keys)}")
-        slots = np.empty(len(keys), dtype=np.int64)
-        for i, key in enumerate(keys):
-            slot = self._slot_of.get(_plain_key(key), -1)
-            if slot < 0:
-                raise KeyError(f"key {key!r} (position {i} of keys) has no state in this stream "
-                               f"(keys: {excerpt(self._keys)})")
-            slots[i] = slot
+        plain = [_plain_key(key) for key in keys]
+        kind = type(self._keys[0]) if self._keys else None
+        slots = np.full(len(plain), -1, dtype=np.int64)
+        if kind is type(None):
+            slots[[i for i, key in enumerate(plain) if key is None]] = 0
+        elif kind is not None:  # the keys of the stream's kind (within int64 for int keys) are looked up
+            ours = [i for i, key in enumerate(plain) if type(key) is kind and (kind is str or -2**63 <= key < 2**63)]
+            if ours:
+                slots[ours] = self._index.lookup(np.array([plain[i] for i in ours],
+                                                          dtype=np.int64 if kind is int else object))
+        bad = np.flatnonzero(slots < 0)
+        if bad.size:
+            raise KeyError(f"key {list(keys)[bad[0]]!r} (position {bad[0]} of keys) has no state in this stream "
+                           f"(keys: {excerpt(self._keys)})")
         return slots
 
     def set_key_states(self, keys: Any, rows: Any) -> None:
@@ -398,10 +466,14 @@ class EWMStream:
             raise ValueError(f"keys must have one key per row of rows ({n}), got {len(keys)}")
         if keys is not None and n and all(key is None for key in keys):
             keys = None  # the key None of a stream fed without keys, as keys() gives it
-        codes, uniques = self._codes(keys, n)
-        if len(uniques) != n:
-            repeated = next(i for i, c in enumerate(codes) if c < i)
-            raise ValueError(f"keys must be distinct, got {excerpt(uniques[codes[repeated]])} again at position "
+            if n > 1:
+                raise ValueError("keys must be distinct, got None again at position 1")
+        slots, new = self._rows(keys, n)
+        order = np.argsort(slots, kind="stable")
+        again = order[1:][slots[order[1:]] == slots[order[:-1]]]
+        if again.size:
+            repeated = int(again.min())
+            raise ValueError(f"keys must be distinct, got {excerpt(list(keys)[repeated])} again at position "
                              f"{repeated}")
         for name in ("m_nobss", "v_nobss"):
             if name in self._arrays and n:
@@ -409,8 +481,7 @@ class EWMStream:
                 if bad.size:
                     raise ValueError(f"rows[{name!r}] must be >= 0 (a count), got {rows[name][bad[0]]} "
                                      f"at position {bad[0]}")
-        slots = self._slots(uniques)
-        self._add_keys(uniques, slots)  # validated: from here on nothing can fail
+        self._add_keys(new)  # validated: from here on nothing can fail
         for name, a in self._arrays.items():
             a[slots] = rows[name]
 
@@ -475,8 +546,7 @@ class EWMStream:
             raise StateError(f"state['keys'] must be a list of str or of int keys, got {excerpt(keys)}")
         if len(set(keys)) != len(keys):
             raise StateError(f"state['keys'] must not repeat a key, got {excerpt(keys)}")
-        stream._keys = list(keys)
-        stream._slot_of = {key: i for i, key in enumerate(keys)}
+        stream._index = _KeyIndex(keys)
         arrays = state["arrays"]
         wanted = [name for name, (_, _, group) in _ARRAYS.items() if stream._tracks(group)]
         if not isinstance(arrays, dict) or sorted(arrays) != sorted(wanted):
@@ -488,6 +558,78 @@ class EWMStream:
             stream._arrays[name] = got
         stream._grow(max(len(keys), 16))
         return stream
+
+
+class _KeyIndex:
+    """The stream's keys in slot order and the slot of a key, looked up for a whole array at once.
+
+    A hashed ``pd.Index`` of the keys as of the last rebuild, and a dict of
+    the keys added since (inserting into an Index would rehash it all).
+    Rows that miss the Index are looked up in the dict.  The Index is rebuilt
+    with every key when those lookups add up to the number of keys (a
+    rebuild costs no more than the lookups it saves) or when the dict holds
+    more keys than the Index (so the Index at least doubles: rebuilds cost
+    O(1) per key added); the key set of a settled stream is one Index, one
+    probe per row.  The ``ewm`` group of
+    ``bench/`` measures :meth:`EWMStream.update` over many keys.
+    """
+
+    def __init__(self, keys: list[Any]) -> None:
+        self.keys = list(keys)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        kind = np.int64 if self.keys and type(self.keys[0]) is int else object
+        self._base = pd.Index(np.array(self.keys, dtype=kind), dtype=kind, copy=False)
+        self._recent: dict[Any, int] = {}
+        self._probes = 0
+
+    def lookup(self, arr: np.ndarray) -> np.ndarray:
+        """The slot of each of ``arr`` (int64 or object array of keys); -1 where none."""
+        if len(self._recent) > len(self._base):  # more recent keys than indexed ones: the Index at least doubles
+            self._rebuild()
+        slots = self._base_slots(arr)
+        if self._recent:
+            miss = np.flatnonzero(slots < 0)
+            if miss.size:
+                slots[miss] = np.fromiter(map(self._recent.get, arr[miss].tolist(), itertools.repeat(-1)),
+                                          dtype=np.int64, count=miss.size)
+                self._probes += miss.size
+                if self._probes >= len(self.keys):
+                    self._rebuild()
+        return slots
+
+    def _base_slots(self, arr: np.ndarray) -> np.ndarray:
+        """The slot of each of ``arr`` in the Index (-1 where none), int64."""
+        engine = _engine_of(self._base)
+        if arr.dtype == self._base.dtype and engine is not None:
+            # the Index's hash table itself: Index.get_indexer first infers the type of every target
+            # row, as much again for str keys (the ``ewm`` group of ``bench/``, EWMStream rows)
+            return np.asarray(engine.get_indexer(arr), dtype=np.int64)
+        # an Index of the array's dtype: a bare object array would be read as strings and converted
+        return np.asarray(self._base.get_indexer(pd.Index(arr, dtype=arr.dtype, copy=False)), dtype=np.int64)
+
+    def add(self, new: list[Any]) -> None:
+        """Append ``new`` keys (not known yet, distinct) as the next slots."""
+        self._recent.update(zip(new, range(len(self.keys), len(self.keys) + len(new))))
+        self.keys.extend(new)
+
+
+def _engine_of(index: pd.Index) -> Any:
+    """The hash table of ``index`` (pandas' ``Index._engine``, not public: None where this pandas has none)."""
+    engine = getattr(index, "_engine", None)
+    return engine if hasattr(engine, "get_indexer") else None
+
+
+def _as_int64(keys: np.ndarray) -> np.ndarray:
+    """Integer keys (an integer or object array) as int64; ValueError naming the first key outside int64."""
+    try:
+        if keys.dtype.kind == "u" and keys.size and keys.max() > np.iinfo(np.int64).max:
+            raise OverflowError
+        return np.ascontiguousarray(keys.astype(np.int64))
+    except OverflowError:
+        big = next(k for k in keys.tolist() if not -2**63 <= k < 2**63)
+        raise ValueError(f"keys must be int keys within int64, got {big}") from None
 
 
 def _plain_key(key: Any) -> Any:

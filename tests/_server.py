@@ -103,13 +103,13 @@ class Server:
                 data += chunk
         return data.decode(errors="replace")
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout`` s; returns the exit status (None if it was not running)."""
+    def stop(self, timeout: float = 15.0, sig: int = signal.SIGTERM) -> int | None:
+        """``sig`` (SIGTERM), then SIGKILL after ``timeout`` s; the exit status (None if it was not running)."""
         if self.proc is None:
             return None
         proc, self.proc = self.proc, None
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:

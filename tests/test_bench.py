@@ -8,6 +8,7 @@ known, so every verdict below follows from the numbers written here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -324,7 +325,8 @@ def test_goals_file_is_checked(tmp_path):
 
 
 # --------------------------------------------------------------------------- the ewm group
-EWM_CASES = ("mean-times", "mean-times-noadjust", "var", "std", "cov", "corr", "mean-1d-bound")
+EWM_CASES = ("mean-times", "mean-times-noadjust", "var", "std", "cov", "corr", "mean-1d-bound", "grouped",
+             "stream-keys-int", "stream-keys-str")
 
 
 def test_ewm_group_quick_rows_goals_and_report(tmp_path):
@@ -334,15 +336,27 @@ def test_ewm_group_quick_rows_goals_and_report(tmp_path):
     by_key = report.index(rows)
     assert [k[1] for k in by_key] == list(EWM_CASES)
     for (_, case, size, dtype), libs in by_key.items():
-        assert size == group.SIZE_QUICK and dtype == "float64"
+        want_size = group.STREAM_CHUNK_QUICK if case.startswith("stream-keys") else group.SIZE_QUICK
+        assert size == want_size and dtype == "float64", case
         assert report.measured(libs["streamopt"]), case
         if case == "mean-1d-bound":
             assert report.measured(libs["streamopt-ewm"]) and report.measured(libs["floor"])
             continue
+        if case.startswith("stream-keys"):
+            assert set(libs) == {"streamopt", "river"}  # river measured, or missing with the reason
+            assert libs["streamopt"].extra["keys"] == group.STREAM_KEYS_QUICK
+            assert libs["streamopt"].extra["observations_per_second"] == pytest.approx(
+                size / libs["streamopt"].seconds)
+            continue
         assert report.measured(libs["pandas"]), case
+        if case == "grouped":
+            assert set(libs) == {"streamopt", "pandas"}
+            assert libs["streamopt"].extra["keys"] == group.SIZE_QUICK // group.ROWS_PER_KEY
+            continue
         assert "polars" in libs, case  # measured, or missing with the reason
+    for (_, case, _, _), libs in by_key.items():
         for lib, r in libs.items():
-            if lib != "streamopt" and report.measured(r):
+            if lib not in ("streamopt", "streamopt-ewm", "floor", "numba-loop-new-array") and report.measured(r):
                 assert 0 <= r.extra["agreement"] <= group.RTOL, (case, lib)
     polars_why = {k[1]: v["polars"].extra.get("missing") for k, v in by_key.items() if "polars" in v}
     have_polars = importlib.util.find_spec("polars") is not None  # a bench peer, not a test dependency
@@ -351,16 +365,41 @@ def test_ewm_group_quick_rows_goals_and_report(tmp_path):
     else:
         assert set(polars_why.values()) == {"not installed"}
     goals = {g.id: g for g in report.evaluate_goals(rows) if g.id.startswith("ewm-")}
+    # the quick rows are smaller than the sizes these goals name
     not_yet = {"ewm-grouped-vs-pandas", "ewm-stream-keys-rate"}
     if not have_polars:
         not_yet.add("ewm-mean-times-vs-polars")
     assert not_yet < set(goals)
     for gid, g in goals.items():
         assert (g.status == "not evaluated") == (gid in not_yet), (gid, g.measured)
+    # at the goals' sizes the same rows evaluate them
+    full = {"grouped": group.SIZE, "stream-keys-int": group.STREAM_CHUNK, "stream-keys-str": group.STREAM_CHUNK}
+    scaled = [dataclasses.replace(r, size=full[r.case]) for r in rows if r.case in full]
+    if importlib.util.find_spec("river") is None:
+        scaled = [r for r in scaled if r.library != "river"]
+    goals = {g.id: g for g in report.evaluate_goals(scaled)}
+    assert goals["ewm-grouped-vs-pandas"].status in ("met", "not met")
+    assert goals["ewm-stream-keys-rate"].status in ("met", "not met") and goals["ewm-stream-keys-rate"].rows == 2
     written = report.write_report(tmp_path, {"versions": {}}, rows, {"ewm": {"status": "ok"}}, quick=True,
                                   command="test")
     assert "## ewm" in (tmp_path / "report.md").read_text()
     assert written["plot:ewm"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ewm_group_river_rows_compare_the_same_statistic():
+    river = pytest.importorskip("river.stats")
+    import streamopt
+
+    # river's EWMean: the first value, then a step of fading_factor towards each value: ewm's adjust=False mean
+    x = [1.0, 3.0, -2.0, 5.0]
+    m = river.EWMean(fading_factor=0.3)
+    got = []
+    for v in x:
+        m.update(v)
+        got.append(m.get())
+    want = streamopt.EWMStream(alpha=0.3, adjust=False).update(x)["mean"]
+    assert np.allclose(got, want, rtol=1e-14, atol=0) and not np.allclose(
+        got, streamopt.EWMStream(alpha=0.3).update(x)["mean"], rtol=1e-3)
 
 
 def test_ewm_group_refuses_a_peer_that_computes_something_else():

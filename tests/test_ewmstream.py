@@ -341,6 +341,17 @@ def test_unknown_keys_are_key_errors_naming_the_key():
     assert ints.key_states([np.int32(3)])["values"].tolist() == [1.0]
     with pytest.raises(KeyError, match="'3'"):
         ints.key_states(["3"])
+    with pytest.raises(KeyError, match=str(2**70)):
+        ints.key_states([3, 2**70])
+    with pytest.raises(KeyError, match="'a'"):
+        ints.get("a")
+    plain = streamopt.EWMStream(alpha=0.5)
+    plain.update([1.0])
+    assert plain.key_states([None])["values"].tolist() == [1.0]
+    with pytest.raises(KeyError, match="'a'"):
+        plain.key_states([None, "a"])
+    with pytest.raises(KeyError, match="None"):
+        streamopt.EWMStream(alpha=0.5).get()
 
 
 def _bad_set_calls():
@@ -397,3 +408,87 @@ def test_config_is_canonical_json_and_rebuilds_the_same_stream(kwargs, want):
     assert json.dumps(again.state_dict()) == json.dumps(s.state_dict())  # same α, log β, halflife bits
     assert streamopt.EWMStream.from_state(s.state_dict()).config() == cfg
     assert streamopt.EWMStream(alpha=0.5).config()["min_periods"] == 1  # 0 and 1 mean the same
+
+
+# ---------------------------------------------------------------- key lookup: forms of keys, many keys
+@pytest.mark.parametrize("int_keys", [True, False])
+def test_keys_arriving_over_many_chunks_keep_their_order_and_states(int_keys):
+    # new keys in every chunk, old keys coming back: looked up in the recent keys, then in a rebuilt index
+    rng = np.random.default_rng(1)
+    n = 6000
+    ids = np.minimum(rng.geometric(0.002, n), 3000) + np.arange(n) // 4
+    keys = ids if int_keys else np.array([f"k{i}" for i in ids], dtype=object)
+    x = rng.normal(size=n)
+    s = streamopt.EWMStream(alpha=0.2, stats=STATS)
+    cuts = list(range(37, n, 37)) + [n]
+    got = joined(feed(s, x, keys, None, cuts), STATS)
+    want = batch(x, keys, None, {"alpha": 0.2})
+    assert all(same_bits(got[s_], want[s_]) for s_ in STATS)
+    assert s.keys() == pd.unique(keys).tolist()
+    assert all(type(k) is (int if int_keys else str) for k in s.keys())
+    some = list(pd.unique(keys)[[5, 0, -1]])
+    assert s.key_states(some).tobytes() == b"".join(s.key_states([k]).tobytes() for k in some)
+
+
+def test_key_forms_give_the_same_stream():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    want = streamopt.EWMStream(alpha=0.5).update(x, keys=["a", "b", "a", "c"])["mean"]
+    for keys in (np.array(["a", "b", "a", "c"]), pd.Series(["a", "b", "a", "c"]),
+                 pd.Series(["a", "b", "a", "c"], dtype=object), np.array(["a", "b", "a", "c"], dtype=object),
+                 [np.str_("a"), "b", "a", "c"], pd.Categorical(["a", "b", "a", "c"])):
+        s = streamopt.EWMStream(alpha=0.5)
+        assert same_bits(s.update(x, keys=keys)["mean"], want) and s.keys() == ["a", "b", "c"]
+        assert all(type(k) is str for k in s.keys())
+    want = streamopt.EWMStream(alpha=0.5).update(x, keys=[1, 2, 1, 3])["mean"]
+    for keys in (np.array([1, 2, 1, 3], dtype=np.int8), np.array([1, 2, 1, 3], dtype=np.uint64),
+                 pd.Series([1, 2, 1, 3]), np.array([1, 2, 1, 3], dtype=object), [np.int64(1), 2, 1, 3],
+                 pd.array([1, 2, 1, 3], dtype="Int64")):
+        s = streamopt.EWMStream(alpha=0.5)
+        assert same_bits(s.update(x, keys=keys)["mean"], want) and s.keys() == [1, 2, 3]
+        assert all(type(k) is int for k in s.keys())
+
+
+@pytest.mark.parametrize("keys, match", [
+    (np.array([1, 2**63], dtype=np.uint64), "within int64, got 9223372036854775808"),
+    ([1, 2**70], "within int64, got 1180591620717411303424"),
+    (pd.array([6, None], dtype="Int64"), "missing keys.*position 1"),
+    (np.array(["a", np.nan], dtype=object), "missing keys.*position 1"),
+])
+def test_keys_outside_int64_or_missing_are_refused_whole(keys, match):
+    s = streamopt.EWMStream(alpha=0.5)
+    s.update([0.0], keys=np.array([3]) if not isinstance(keys[0], str) else ["z"])
+    before = json.dumps(s.state_dict())
+    with pytest.raises(ValueError, match=match):
+        s.update(np.ones(len(keys)), keys=keys)
+    assert json.dumps(s.state_dict()) == before
+
+
+def test_key_lookup_without_the_index_engine_gives_the_same_slots(monkeypatch):
+    rng = np.random.default_rng(2)
+    for keys in (rng.integers(0, 50, 400), np.array([f"s{i}" for i in rng.integers(0, 50, 400)], dtype=object)):
+        x = rng.normal(size=400)
+        fast = streamopt.EWMStream(span=4.0, stats=STATS)
+        want = joined(feed(fast, x, keys, None, [100, 200, 300, 400]), STATS)
+        with monkeypatch.context() as m:
+            m.setattr(streamopt.ewmstream, "_engine_of", lambda index: None)
+            plain = streamopt.EWMStream(span=4.0, stats=STATS)
+            got = joined(feed(plain, x, keys, None, [100, 200, 300, 400]), STATS)
+            assert plain.key_states(fast.keys()).tobytes() == fast.key_states().tobytes()
+        assert all(same_bits(got[s], want[s]) for s in STATS)
+
+
+def test_a_refused_chunk_leaves_no_trace_of_its_new_keys():
+    # the refused chunk's new keys take no slot: the next chunk's new keys get the slots in order
+    t = lambda *h: pd.to_datetime([f"2024-01-01 {i:02d}:00" for i in h])  # noqa: E731
+    s = streamopt.EWMStream(halflife="1h", stats=STATS)
+    s.update([1.0, 2.0], keys=["a", "b"], times=t(5, 5))
+    with pytest.raises(ValueError, match="position 2"):
+        s.update([3.0, 4.0, 5.0], keys=["x", "y", "a"], times=t(6, 6, 4))
+    s.update([6.0, 7.0, 8.0], keys=["y", "a", "z"], times=t(7, 7, 7))
+    assert s.keys() == ["a", "b", "y", "z"]
+    x, keys = np.array([1.0, 2.0, 6.0, 7.0, 8.0]), np.array(["a", "b", "y", "a", "z"], dtype=object)
+    want = batch(x, keys, t(5, 5, 7, 7, 7), {"halflife": "1h"})
+    for key in ("a", "b", "y", "z"):
+        last = np.flatnonzero(keys == key)[-1]
+        got = s.get(key)
+        assert all(same_bits(got[st_], want[st_][last]) for st_ in STATS)

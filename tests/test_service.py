@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import signal
 import httpx
 import numpy as np
 import pandas as pd
@@ -144,7 +145,8 @@ def test_delete_stream(client):
     assert client.delete(f"/v1/streams/{name}").status_code == 404
     assert client.post(f"/v1/streams/{name}/observations", json={"keys": ["a"], "values": [1.0]}).status_code == 404
     fresh(client, {"alpha": 0.25}, name)  # a new stream of that name: no keys, no producers
-    r = client.post(f"/v1/streams/{name}/observations", json={"producer": "p", "seq": 5, "keys": ["a"], "values": [2.0]})
+    r = client.post(f"/v1/streams/{name}/observations",
+                    json={"producer": "p", "seq": 5, "keys": ["a"], "values": [2.0]})
     assert r.json()["duplicate"] is False and r.json()["batch"] == 1
 
 
@@ -271,7 +273,8 @@ def test_post_refuses_malformed_json_nan_and_bad_times(client):
         assert r.status_code == 400 and word in r.json()["error"], (content, r.text)
     r = client.post(f"/v1/streams/{name}/observations", content=b"<a/>", headers={"Content-Type": "text/xml"})
     assert r.status_code == 415
-    assert client.post("/v1/streams/nothing-here/observations", json={"keys": ["a"], "values": [1.0]}).status_code == 404
+    r = client.post("/v1/streams/nothing-here/observations", json={"keys": ["a"], "values": [1.0]})
+    assert r.status_code == 404 and "nothing-here" in r.json()["error"]
     assert client.get(f"/v1/streams/{name}").json()["observations"] == 0
 
 
@@ -350,9 +353,8 @@ def test_keys_pages(client):
 
 # ------------------------------------------------------------------ auth and limits
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
-    with Server(tmp_path_factory.mktemp("guarded") / "g.db", env={"STREAMOPT_TOKEN": "s3cret token"},
-                args=("--max-body-bytes", "2048")) as s:
+def guarded():
+    with Server(":memory:", env={"STREAMOPT_TOKEN": "s3cret token"}, args=("--max-body-bytes", "2048")) as s:
         s.token = "s3cret token"  # for s.client() and s.headers
         yield s
 
@@ -371,7 +373,10 @@ def test_token_is_required_on_v1_and_metrics(guarded):
     assert r.status_code == 200  # the scheme is case-insensitive (RFC 7235)
     with guarded.client() as c:
         assert c.put("/v1/streams/a", json={"alpha": 0.5}).status_code == 201
-        assert c.get("/metrics").status_code == 200
+        r = c.post("/v1/streams/a/observations", json={"keys": ["x", "x"], "values": [1.0, 2.0]})
+        assert r.json()["results"]["mean"] == [1.0, 5 / 3]
+        metrics = c.get("/metrics")
+        assert metrics.status_code == 200 and "streamopt_database_bytes 0.0" in metrics.text  # --db :memory:
 
 
 def test_body_limit(guarded):
@@ -396,7 +401,7 @@ def test_body_limit(guarded):
 
 # ------------------------------------------------------------------ restarts and the command line
 def test_restart_keeps_state_and_producers(tmp_path):
-    """Also: --token on the command line, --durability normal, SIGTERM's exit status 0."""
+    """Also: --token on the command line, --durability normal, SIGTERM's and SIGINT's exit status 0."""
     rng = np.random.default_rng(3)
     keys = [f"k{int(k)}" for k in rng.integers(0, 5, 60)]
     values = rng.normal(size=60).tolist()
@@ -413,6 +418,8 @@ def test_restart_keeps_state_and_producers(tmp_path):
             r = c.post("/v1/streams/r/observations", json={"producer": "p", "seq": 1, "keys": keys[:30],
                                                            "values": values[:30], "times": times[:30]})
             assert r.json() == {"applied": 0, "duplicate": True, "batch": 1}
+            assert server.stop(sig=signal.SIGINT) == 0  # Ctrl-C: a clean stop too
+            server.start()
             server.kill9()
             server.restart()
             r2 = c.post("/v1/streams/r/observations", json={"producer": "p", "seq": 2, "keys": keys[30:],
@@ -424,14 +431,6 @@ def test_restart_keeps_state_and_producers(tmp_path):
                 assert same(got, want[s]), s
             assert c.get("/v1/streams/r/keys").json()["keys"] == list(dict.fromkeys(keys))
             assert c.get("/v1/streams/r").json()["observations"] == 60
-
-
-def test_in_memory_database(tmp_path):
-    with Server(":memory:") as server, server.client() as c:
-        fresh(c, {"alpha": 0.5}, "m")
-        r = c.post("/v1/streams/m/observations", json={"keys": ["a", "a"], "values": [1.0, 2.0]})
-        assert r.json()["results"]["mean"] == [1.0, 5 / 3]
-        assert c.get("/metrics").status_code == 200
 
 
 def _serve(capsys, *args: str) -> tuple[int, str]:
@@ -544,7 +543,8 @@ def test_the_readme_requests_give_the_readme_answers(client):
     assert client.get("/v1/streams/temps/keys/kitchen").text == (
         '{"key":"kitchen","count":2,"time":"2024-05-01T11:00:00+00:00","time_ns":1714561200000000000,'
         '"mean":22.166666666666668,"std":0.7071067811865476}')
-    assert client.get("/v1/streams/temps/keys", params={"limit": 100}).text == '{"keys":["kitchen","garage"],"next":null}'
+    r = client.get("/v1/streams/temps/keys", params={"limit": 100})
+    assert r.text == '{"keys":["kitchen","garage"],"next":null}'
     r = client.post("/v1/streams/temps/observations", headers={"Content-Type": "application/json"},
                     content='{"keys": ["kitchen"], "values": [20.0], "times": ["2024-05-01T09:00:00Z"]}')
     assert r.status_code == 422

@@ -55,7 +55,8 @@ class Producer(threading.Thread):
             while not (self.enough.is_set() and seq >= 5):
                 seq += 1
                 keys = [self.keys[int(i)] for i in self.rng.integers(0, len(self.keys), self.batch)]
-                values = [None if self.rng.random() < self.missing else float(v) for v in self.rng.normal(0, 1, self.batch)]
+                values = [None if self.rng.random() < self.missing else float(v)
+                          for v in self.rng.normal(0, 1, self.batch)]
                 body = {"producer": self.producer, "seq": seq, "keys": keys, "values": values}
                 pause = 0.02
                 while True:
@@ -155,7 +156,7 @@ def test_concurrent_readers_see_only_whole_batches(tmp_path):
         def read() -> None:
             last = (0, 0)
             with server.client() as c:
-                while not enough.is_set():
+                while any(w.is_alive() for w in writers) or not enough.is_set():
                     info = c.get("/v1/streams/r").json()
                     key = c.get("/v1/streams/r/keys/only")
                     count = (info["observations"], info["batches"])

@@ -1,7 +1,6 @@
 """Kernel for :class:`streamopt.EWMStream`: one chunk of keyed rows over per-key states that persist between chunks.
 
-The rows of a chunk go to the states ``slots[codes[i]]`` (a row of negative
-code belongs to no key: NaN); each row is read by the same row functions as
+Row i of a chunk goes to the state ``slots[i]``; each row is read by the same row functions as
 the batch kernels (:func:`.ewm.mean_sum_row`, :func:`.ewm_cov.cov_row`), so a
 stream cut into any chunks gives the batch result bit for bit.
 """
@@ -16,10 +15,10 @@ from .ewm_cov import cov_row, cov_value
 
 
 @jit
-def stream_chunk(x, deltas, ticks, codes, slots, last_time, seen, log_beta, alpha, adjust, times, count_missing, min_periods,
+def stream_chunk(x, deltas, ticks, slots, last_time, seen, log_beta, alpha, adjust, times, count_missing, min_periods,
                  do_mean, values, m_starts, old_wts, m_nobss, m_gaps, out_mean,
                  do_var, v_starts, wts, s2s, dens, mxs, cs, v_nobss, v_gaps, out_var):
-    """Rows ``x`` (step ``deltas[i]``) into the states ``slots[codes[i]]``; the mean and unbiased variance after each.
+    """Rows ``x`` (step ``deltas[i]``) into the states ``slots[i]``; the mean and unbiased variance after each.
 
     With ``times``, each key's last time ``last_time[s]`` becomes its row's
     ``ticks[i]`` (``seen[s]`` set).  ``do_mean``: the mean state (value, started, W, nobs, gap) and ``out_mean``;
@@ -28,14 +27,7 @@ def stream_chunk(x, deltas, ticks, codes, slots, last_time, seen, log_beta, alph
     """
     new_wt = 1.0 if adjust else alpha
     for i in range(x.shape[0]):
-        code = codes[i]
-        if code < 0:
-            if do_mean:
-                out_mean[i] = np.nan
-            if do_var:
-                out_var[i] = np.nan
-            continue
-        s = slots[code]
+        s = slots[i]
         if times:
             last_time[s] = ticks[i]
             seen[s] = True

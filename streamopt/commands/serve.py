@@ -78,7 +78,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="the SQLite database, created if missing (default: %(default)s; :memory: keeps nothing)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s; 0: a free one)")
-    p.add_argument("--token", default=None, help="bearer token every /v1 request needs (default: $STREAMOPT_TOKEN)")
+    p.add_argument("--token", default=None,
+                   help="bearer token that /v1 and /metrics require (default: $STREAMOPT_TOKEN)")
     p.add_argument("--durability", choices=("full", "normal"), default="full",
                    help="fsync every commit (full, default) or not (normal)")
     p.add_argument("--max-body-bytes", type=positive_int, default=64 * 2**20, metavar="N",

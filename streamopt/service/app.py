@@ -323,7 +323,8 @@ def _answer(description: str, schema: str | None = None) -> dict[str, Any]:
 _ERRORS = {code: _answer(text, "Error") for code, text in (
     ("400", "malformed body, wrong type, bad value (the message names the field and index)"),
     ("401", "missing or wrong bearer token"), ("404", "no such stream or key"))}
-_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"}}
+_NAME = {"name": "name", "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"}}
 _NUMBERS = {"type": "array", "items": {"type": ["number", "null"]}}
 
 #: The OpenAPI 3.1 document of the service (``GET /openapi.json``).
@@ -336,7 +337,8 @@ OPENAPI: dict[str, Any] = {
         "schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
             "Config": {"type": "object", "additionalProperties": False, "properties": {
-                "halflife": {"type": ["number", "string"], "description": "a number of observations, or a time span such as \"1h\""},
+                "halflife": {"type": ["number", "string"],
+                             "description": "a number of observations, or a time span such as \"1h\""},
                 "com": {"type": "number"}, "span": {"type": "number"}, "alpha": {"type": "number"},
                 "adjust": {"type": "boolean", "default": True}, "ignore_na": {"type": "boolean", "default": False},
                 "min_periods": {"type": "integer", "minimum": 0, "default": 0},
@@ -378,21 +380,27 @@ OPENAPI: dict[str, Any] = {
             "parameters": [_NAME],
             "put": {"summary": "create a stream (idempotent)",
                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Config")}}},
-                    "responses": {"201": _answer("created", "Stream"), "200": _answer("exists with this configuration", "Stream"),
+                    "responses": {"201": _answer("created", "Stream"),
+                                  "200": _answer("exists with this configuration", "Stream"),
                                   "409": _answer("exists with another configuration", "Error"), **_ERRORS}},
-            "get": {"summary": "configuration and counts", "responses": {"200": _answer("the stream", "Stream"), **_ERRORS}},
-            "delete": {"summary": "delete a stream and its state", "responses": {"204": {"description": "deleted"}, **_ERRORS}},
+            "get": {"summary": "configuration and counts",
+                    "responses": {"200": _answer("the stream", "Stream"), **_ERRORS}},
+            "delete": {"summary": "delete a stream and its state",
+                       "responses": {"204": {"description": "deleted"}, **_ERRORS}},
         },
         "/v1/streams/{name}/observations": {
             "parameters": [_NAME],
             "post": {"summary": "apply a batch, exactly once, durably",
                      "parameters": [
                          {"name": "results", "in": "query", "schema": {"type": "boolean", "default": True}},
-                         {"name": "producer", "in": "query", "schema": {"type": "string"}, "description": "text/csv bodies"},
-                         {"name": "seq", "in": "query", "schema": {"type": "integer"}, "description": "text/csv bodies"}],
+                         {"name": "producer", "in": "query", "schema": {"type": "string"},
+                          "description": "text/csv bodies"},
+                         {"name": "seq", "in": "query", "schema": {"type": "integer"},
+                          "description": "text/csv bodies"}],
                      "requestBody": {"required": True, "content": {
                          "application/json": {"schema": _ref("Batch")},
-                         "text/csv": {"schema": {"type": "string", "description": "header key,value or key,time,value"}}}},
+                         "text/csv": {"schema": {"type": "string",
+                                                 "description": "header key,value or key,time,value"}}}},
                      "responses": {"200": _answer("applied and committed, or a duplicate", "Applied"), **_ERRORS,
                                    "413": _answer("body over --max-body-bytes", "Error"),
                                    "415": _answer("not JSON or CSV", "Error"),

@@ -5,12 +5,16 @@ Design (see ``streamopt serve --help`` for the contract it gives):
 - Each stream is one :class:`streamopt.EWMStream` in memory, a cache of the
   database (:mod:`streamopt.service.store`), which is rebuilt from it at start.
 - Every change goes through one queue to one writer task, in arrival order.
-  The writer takes every batch waiting, applies each (a rejected batch gets
-  its own 4xx and changes nothing), writes the touched keys' states, the
+  The writer takes every batch waiting and applies them in order, each
+  stream's batches by one ``EWMStream.update`` (chunk-invariant: the same
+  outputs as one update per batch; if it refuses the data, one update per
+  batch finds the batch at fault, which gets its own 4xx and changes
+  nothing, and the others apply), writes the touched keys' states, the
   producers' last seq and the applied batches in ONE transaction on the
   database thread (one fsync), and only then answers all of them: a 2xx
   answer means committed.  If the commit fails, the touched keys get back
-  the state they had before the group, and every batch of it gets 503.
+  the state they had before the group, and every batch of it that was to
+  apply (or be answered as a duplicate) gets 503.
 - Readers run on the event loop, as the writer's apply does, so they never
   see part of a batch; they also wait while a group is applied but not yet
   committed, so a read never shows a batch that could still be lost.
@@ -153,6 +157,7 @@ class Engine:
         self._queue: asyncio.Queue[_Job | None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._committed: asyncio.Event | None = None
+        self._stopping = False
 
     @property
     def started(self) -> bool:
@@ -184,6 +189,7 @@ class Engine:
         self._queue = asyncio.Queue()
         self._committed = asyncio.Event()
         self._committed.set()
+        self._stopping = False
         self._writer = asyncio.create_task(self._run(), name="streamopt-writer")
 
     def _entry(self, record: StreamRecord) -> Entry:
@@ -207,6 +213,7 @@ class Engine:
         """Finish the queued work, stop the writer, close the database (a second call does nothing)."""
         if self._writer is not None:
             assert self._queue is not None
+            self._stopping = True  # what comes after the sentinel would never be answered: refuse it
             await self._queue.put(None)
             await self._writer
             self._writer = None
@@ -268,7 +275,7 @@ class Engine:
 
     # ------------------------------------------------------------ writes
     async def _submit(self, job: _Job) -> Any:
-        if self._writer is None:
+        if self._writer is None or self._stopping:
             raise ApiError(503, "the service is not running (starting or stopping)")
         assert self._queue is not None
         self._queue.put_nowait(job)

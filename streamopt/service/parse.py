@@ -218,7 +218,8 @@ def _check_id(producer: Any, seq: Any) -> tuple[str | None, int | None]:
     if producer is None or seq is None:
         raise ApiError(400, f"{'producer' if producer is None else 'seq'}: producer and seq go together "
                             "(give both for exactly-once delivery, or neither)")
-    if not isinstance(producer, str) or not producer or len(producer.encode("utf-8", "surrogatepass")) > MAX_PRODUCER_BYTES:
+    if not isinstance(producer, str) or not producer \
+            or len(producer.encode("utf-8", "surrogatepass")) > MAX_PRODUCER_BYTES:
         raise ApiError(400, f"producer: must be a non-empty string of at most {MAX_PRODUCER_BYTES} bytes, got "
                             f"{_got(producer)}")
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= _INT64[1]:
