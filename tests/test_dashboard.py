@@ -65,7 +65,8 @@ def test_dashboard_shows_streams_and_models_live(tmp_path):
     rng = np.random.default_rng(5)
     with Server(tmp_path / "d.db", token="d4shb0ard") as server, sync_playwright() as pw:
         with server.client() as c:
-            assert c.put("/v1/streams/temperature", json={"halflife": "2h", "stats": ["mean", "std"]}).status_code == 201
+            r = c.put("/v1/streams/temperature", json={"halflife": "2h", "stats": ["mean", "std"]})
+            assert r.status_code == 201
             assert c.put("/v1/models/moons", json=ADAM).status_code == 201
         browser = _browser(pw)
         try:

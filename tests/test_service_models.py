@@ -264,7 +264,8 @@ def test_learn_refuses_malformed_json_and_nan(client):
     xb, yb = notes_batches(1)[0]
     text = httpx.Request("POST", "/", json=body(xb, yb)).content
     for raw in (b"{", text.replace(b"]]", b"]", 1), text.replace(str(xb[0, 0]).encode(), b"NaN", 1),
-                text.replace(str(xb[0, 0]).encode(), b"Infinity", 1), text.replace(str(xb[0, 0]).encode(), b"1e999", 1)):
+                text.replace(str(xb[0, 0]).encode(), b"Infinity", 1),
+                text.replace(str(xb[0, 0]).encode(), b"1e999", 1)):
         r = client.post(f"/v1/models/{name}/learn", content=raw, headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and "error" in r.json(), raw[:80]
     assert client.get(f"/v1/models/{name}").json()["step"] == 0
@@ -293,7 +294,8 @@ def test_predict_equals_the_library(client):
     assert r.status_code == 200
     p = offline.net.predict_proba(X)[0]
     assert r.json() == {"probability": p.tolist(), "label": offline.net.predict(X)[0].tolist()}
-    for payload, words in (({"X": [[1.0]]}, "X[0]"), ({"X": []}, "X"), ({}, "X: required"), ({"X": [[1, 2]], "y": [1]}, "y")):
+    for payload, words in (({"X": [[1.0]]}, "X[0]"), ({"X": []}, "X"), ({}, "X: required"),
+                           ({"X": [[1, 2]], "y": [1]}, "y")):
         r = client.post(f"/v1/models/{name}/predict", json=payload)
         assert r.status_code == 400 and words in r.json()["error"], payload
 
@@ -583,7 +585,8 @@ def test_too_many_rows_for_the_model_are_413(client):
 
     name = fresh(client, {"layers": [2, 2048, 256, 1], "optimizer": {"name": "sgd", "lr": 0.1}})
     rows = MAX_ACTIVATIONS // (2048 + 256 + 1) + 1
-    for path, payload in (("learn", {"X": [[0.0, 0.0]] * rows, "y": [0] * rows}), ("predict", {"X": [[0.0, 0.0]] * rows})):
+    for path, payload in (("learn", {"X": [[0.0, 0.0]] * rows, "y": [0] * rows}),
+                          ("predict", {"X": [[0.0, 0.0]] * rows})):
         r = client.post(f"/v1/models/{name}/{path}", json=payload)
         assert r.status_code == 413 and "X:" in r.json()["error"] and "limit" in r.json()["error"], path
     assert client.post(f"/v1/models/{name}/predict", json={"X": [[0.0, 0.0]] * (rows - 1)}).status_code == 200

@@ -70,7 +70,8 @@ function ticks(lo, hi) {
 
 // time: seconds since the epoch, shown as a UTC date (and time of day when the span is short)
 function label(v, time, span) {
-  if (time) return new Date(v * 1000).toISOString().slice(span > 3 * 86400 ? 0 : 5, span > 3 * 86400 ? 10 : 16).replace("T", " ");
+  const days = span > 3 * 86400;
+  if (time) return new Date(v * 1000).toISOString().slice(days ? 0 : 5, days ? 10 : 16).replace("T", " ");
   return Number(v.toPrecision(4)).toString();
 }
 
@@ -117,7 +118,7 @@ function drawChart(canvas, lines, band, time) {
     if (idx.length) {
       ctx.fillStyle = COLORS.band;
       ctx.beginPath();
-      idx.forEach((i, k) => (k ? ctx.lineTo(sx(band.x[i]), sy(band.hi[i])) : ctx.moveTo(sx(band.x[i]), sy(band.hi[i]))));
+      idx.forEach((i, k) => (k ? ctx.lineTo : ctx.moveTo).call(ctx, sx(band.x[i]), sy(band.hi[i])));
       for (const i of idx.slice().reverse()) ctx.lineTo(sx(band.x[i]), sy(band.lo[i]));
       ctx.closePath();
       ctx.fill();
@@ -190,7 +191,8 @@ function frame(kind, name, build) {
   const view = $("#view");
   if (view.dataset.view === kind + "/" + name) return false;
   view.dataset.view = kind + "/" + name;
-  view.replaceChildren(el("h2", { text: kind === "stream" ? "Stream" : "Model" }), el("h3", { id: "title", text: name }),
+  view.replaceChildren(el("h2", { text: kind === "stream" ? "Stream" : "Model" }),
+                       el("h3", { id: "title", text: name }),
                        el("div", { id: "facts", class: "facts" }), ...build());
   return true;
 }
@@ -237,7 +239,8 @@ async function showModel(name) {
        el("div", {}, el("h4", { text: "Loss (before each step)" }), el("canvas", { id: "chart-loss" }),
           legend([[COLORS.raw, "batch loss"], [COLORS.smooth, "EWA (β = 0.98, bias-corrected)"]])),
        el("div", {}, el("h4", { text: "Prequential accuracy" }), el("canvas", { id: "chart-accuracy" }),
-          legend([[COLORS.raw, "batch accuracy before the step"], [COLORS.second, "EWA (β = 0.98, bias-corrected)"]]))),
+          legend([[COLORS.raw, "batch accuracy before the step"],
+                  [COLORS.second, "EWA (β = 0.98, bias-corrected)"]]))),
   ]);
   const o = m.config.optimizer;
   setFacts({ step: m.step, loss: m.loss, accuracy: m.accuracy, layers: m.config.layers.join("-"),
