@@ -76,7 +76,8 @@ class Server:
         argv = [sys.executable, "-m", "streamopt", "serve", "--db", db, "--port", "0", "--host", "127.0.0.1"]
         if durability != "memory":
             argv += ["--durability", durability]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        self.log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a full pipe would stall the server
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.url = self._url()
 
@@ -92,22 +93,27 @@ class Server:
             if m:
                 return m.group(0)
         self.stop()
-        raise RuntimeError(f"the server did not print its URL: {''.join(lines)[-500:]}"
-                           f"{self.proc.stderr.read()[-2000:]}")
+        self.log.seek(0)
+        raise RuntimeError(f"the server did not print its URL: {''.join(lines)[-500:]}{self.log.read()[-2000:]}")
 
     def cpu(self) -> float:
         return _cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            f.close()
+        _stop(self.proc, self.proc.terminate)
+        self.log.close()
+
+
+def _stop(proc: subprocess.Popen, ask: Any) -> None:
+    """``ask()`` the process to end (SIGTERM, or closing its input), kill it after 30 s; close its output."""
+    if proc.poll() is None:
+        ask()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.stdout.close()
 
 
 # --------------------------------------------------------------------------- load generators (subprocesses)
@@ -136,14 +142,7 @@ class Worker:
         return out
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
+        _stop(self.proc, self.proc.stdin.close)
 
 
 def key_names() -> list[str]:
