@@ -33,7 +33,7 @@ import pandas as pd
 from .ewm import _column, _times
 from .state import excerpt
 
-__all__ = ["Client", "SendResult", "ServiceError", "ServiceUnavailable"]
+__all__ = ["Client", "SendResult", "LearnResult", "ServiceError", "ServiceUnavailable"]
 
 #: Statuses worth a retry: the server failed, or something between client and server did.
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -99,6 +99,30 @@ class SendResult:
     batch: int
     seq: int
     results: dict[str, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class LearnResult:
+    """The service's acknowledgement of one learn batch (:meth:`Client.learn`).
+
+    Attributes
+    ----------
+    step : int
+        The model's step this batch made (1, 2, ... in applied order; for a
+        duplicate, the step it made when it was applied).
+    duplicate : bool
+        True when the batch had been applied before: no step was taken now.
+    seq : int
+        The sequence number the batch was sent with.
+    loss, accuracy_before : float or None
+        The batch's mean loss and accuracy before the step (None for a duplicate).
+    """
+
+    step: int
+    duplicate: bool
+    seq: int
+    loss: float | None = None
+    accuracy_before: float | None = None
 
 
 def _values(values: Any) -> np.ndarray:
@@ -470,6 +494,124 @@ class Client:
             if body.get("next") is None or not body["keys"]:
                 return
             params = {"limit": page, "after": body["next"]}
+
+    # ------------------------------------------------------------ models
+    @staticmethod
+    def _model_path(name: str, *rest: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty str, got {excerpt(name)}")
+        return "/v1/models/" + "/".join(quote(part, safe="") for part in (name, *rest))
+
+    def create_model(self, name: str, layers: Any, optimizer: dict[str, Any], *, seed: int = 3,
+                     schedule: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Create the model ``name`` (idempotent: an existing one with the same configuration is fine).
+
+        Parameters
+        ----------
+        name : str
+            The model's name.
+        layers : sequence of int
+            [n_0, n_1, ..., n_L] as :class:`streamopt.MLP` takes them.
+        optimizer : dict
+            ``{"name": "sgd" | "momentum" | "rmsprop" | "adam", "lr": ..., **options}``,
+            the options of the optimizer's class.
+        seed : int
+            He initialisation's seed (as ``MLP(layers, seed=seed)``).
+        schedule : dict, optional
+            ``{"name": "inverse_time" | "exponential" | "inverse_sqrt" | "piecewise", **options}``
+            as :mod:`streamopt.schedules`: step t + 1 uses lr = schedule(t).
+
+        Returns
+        -------
+        dict
+            The server's answer (configuration with every default, ``step``),
+            with ``"created"``: True when this call created the model.
+
+        Raises
+        ------
+        ServiceError
+            409 when the model exists with another configuration; 400 for a bad one.
+        """
+        config = {"layers": [int(n) for n in layers], "seed": seed, "optimizer": dict(optimizer),
+                  "schedule": schedule}
+        response = self._request("PUT", self._model_path(name), content=orjson.dumps(config))
+        return {"created": response.status_code == 201, **orjson.loads(response.content)}
+
+    def learn(self, name: str, X: Any, y: Any, *, seq: int | None = None) -> LearnResult:
+        """One optimizer step of model ``name`` on the mini-batch (X, y), applied exactly once.
+
+        Parameters
+        ----------
+        name : str
+            The model (see :meth:`create_model`).
+        X : array-like of shape (m, n_0)
+            The inputs, **one row per example** (the transpose of the
+            library's ``MLP`` layout).
+        y : array-like of shape (m,) or (m, n_L)
+            Labels 0 or 1.
+        seq : int, optional
+            The batch's sequence number; default: this Client's next one for
+            this model (1, 2, ...).  As for :meth:`send`, a retry resends the
+            same seq, so a step whose answer was lost is taken once.
+
+        Returns
+        -------
+        LearnResult
+            ``step`` (the model's step this batch made, or made before for a
+            duplicate), ``loss`` and ``accuracy_before`` (the batch's mean
+            loss and accuracy before the step; None for a duplicate).
+
+        Raises
+        ------
+        ServiceError
+            400 for a bad batch (NaN, wrong width, a label not 0 or 1), 422
+            when the step would diverge; nothing applied, the seq not used up.
+        ServiceUnavailable
+            No answer after every retry.
+        """
+        x = np.ascontiguousarray(X, dtype=np.float64)
+        labels = np.ascontiguousarray(y, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"X must be 2-D (one row per example), got shape {x.shape}")
+        if labels.ndim not in (1, 2) or labels.shape[0] != x.shape[0]:
+            raise ValueError(f"y must hold one label (or one row of labels) per row of X ({x.shape[0]}), "
+                             f"got shape {labels.shape}")
+        if seq is not None and (isinstance(seq, bool) or not isinstance(seq, (int, np.integer)) or seq < 1):
+            raise ValueError(f"seq must be an int >= 1, got {seq!r}")
+        key = "model:" + name  # sequence numbers are counted per model, apart from the streams'
+        with self._lock(key):
+            n = int(seq) if seq is not None else self._seq.get(key, 0) + 1
+            body = {"producer": self.producer, "seq": n, "X": x, "y": labels}
+            try:
+                response = self._request("POST", self._model_path(name, "learn"),
+                                         content=orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), seq=n)
+            except ServiceUnavailable:
+                self._seq[key] = max(n, self._seq.get(key, 0))  # never reuse a seq of unknown fate
+                raise
+            self._seq[key] = max(n, self._seq.get(key, 0))
+        answer = orjson.loads(response.content)
+        return LearnResult(int(answer["step"]), bool(answer["duplicate"]), n, answer.get("loss"),
+                           answer.get("accuracy_before"))
+
+    def predict(self, name: str, X: Any) -> dict[str, np.ndarray]:
+        """``{"probability", "label"}`` of model ``name`` for the rows of ``X`` (shape (m, n_0)):
+        one value per row, or a row per row for a network of several outputs."""
+        x = np.ascontiguousarray(X, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"X must be 2-D (one row per example), got shape {x.shape}")
+        content = orjson.dumps({"X": x}, option=orjson.OPT_SERIALIZE_NUMPY)
+        answer = orjson.loads(self._request("POST", self._model_path(name, "predict"), content=content).content)
+        return {"probability": np.array(answer["probability"], dtype=np.float64),
+                "label": np.array(answer["label"], dtype=np.int64)}
+
+    def model(self, name: str) -> dict[str, Any]:
+        """The model's configuration, ``step``, smoothed ``loss`` and ``accuracy`` and its last points."""
+        return orjson.loads(self._request("GET", self._model_path(name)).content)
+
+    def model_state(self, name: str) -> dict[str, Any]:
+        """The model's exact state: ``{"step", "model", "optimizer", "ewa"}``, for
+        ``MLP.from_state(state["model"])`` and the optimizer's ``load_state_dict(state["optimizer"])``."""
+        return orjson.loads(self._request("GET", self._model_path(name, "state")).content)
 
     def healthy(self) -> bool:
         """True when ``GET /healthz`` answers 200 (one attempt, no retries)."""

@@ -67,7 +67,11 @@ def test_healthz_openapi_and_metrics(client):
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {"/healthz", "/metrics", "/openapi.json", "/v1/streams", "/v1/streams/{name}",
                                  "/v1/streams/{name}/observations", "/v1/streams/{name}/keys",
-                                 "/v1/streams/{name}/keys/{key}"}
+                                 "/v1/streams/{name}/keys/{key}",
+                                 # tests/test_service_models.py: models, a stream's recent window, the dashboard
+                                 "/v1/streams/{name}/recent", "/v1/models", "/v1/models/{name}",
+                                 "/v1/models/{name}/learn", "/v1/models/{name}/predict", "/v1/models/{name}/state",
+                                 "/", "/dashboard/{file}"}
     assert set(doc["paths"]["/v1/streams/{name}"]) >= {"put", "get", "delete"}
     name = fresh(client, {"alpha": 0.5})
     client.post(f"/v1/streams/{name}/observations", json={"keys": ["a", "b"], "values": [1.0, 2.0]})

@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from .engine import Engine, canonical_config
 from .parse import ApiError, check_name, parse_config, parse_csv_batch, parse_json_batch
+from .web import ModelCollector, openapi as _web_openapi, routes as _web_routes
 
 __all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]
 
@@ -249,7 +250,11 @@ def create_app(db: str = "streamopt.db", token: str | None = None, *, durability
         await engine.committed()
         return _json(200, engine.key_state(request.path_params["name"], request.path_params["key"]))
 
+    async def read_body(request: Request) -> bytes:
+        return await _read_body(request, max_body_bytes)
+
     routes = [
+        *_web_routes(engine, read_body, _loads, _json),  # models, a stream's recent window, the dashboard
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -269,6 +274,7 @@ def create_app(db: str = "streamopt.db", token: str | None = None, *, durability
     latency = Histogram("streamopt_request_seconds", "HTTP request latency by route.", ["route"],
                         buckets=(.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10), registry=registry)
     registry.register(_EngineCollector(engine))
+    registry.register(ModelCollector(engine))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -415,3 +421,10 @@ OPENAPI: dict[str, Any] = {
         },
     },
 }
+
+_paths, _schemas = _web_openapi(_ref, _answer, _NAME)
+OPENAPI["paths"].update(_paths)
+OPENAPI["components"]["schemas"].update(_schemas)
+OPENAPI["info"]["title"] = "streamopt service"
+OPENAPI["info"]["description"] = ("Keyed exponentially weighted statistics and online training over HTTP, durable "
+                                  "in SQLite, exactly once.")

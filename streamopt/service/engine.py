@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .models import POINTS, LearnBatch, Model, Models
 from .parse import ApiError, Batch, key_from_text
+from .recent import Recent
 from .store import GroupWrites, Store, StoreError, StreamRecord
 
 __all__ = ["Engine"]
@@ -57,6 +59,7 @@ class Entry:
         self.producers: dict[str, int] = {}
         self.order: list[Any] = []  # keys in order of first appearance (the stream's own order)
         self.pos: dict[Any, int] = {}
+        self.recent = Recent()  # the last observations, for the dashboard (memory only)
 
     @property
     def times(self) -> bool:
@@ -114,11 +117,17 @@ class _BatchJob(_Job):
     results: bool
     answer: tuple[int, Any] | None = None
     lookup: int | None = None  # index into the group's lookups (a duplicate)
+    out: Any = None  # (observations before it, its statistics): for the stream's recent window
+
+
+@dataclass
+class _LearnJob(_BatchJob):
+    """One optimizer step of model ``name`` (``batch`` is a :class:`~streamopt.service.models.LearnBatch`)."""
 
 
 @dataclass
 class _ControlJob(_Job):
-    kind: str  # "create" or "delete"
+    kind: str  # "create" or "delete" (a stream), "create_model" or "delete_model"
     name: str
     config: dict[str, Any] | None = None
 
@@ -138,6 +147,7 @@ class Engine:
         self.db = db
         self.durability = durability
         self.streams: dict[str, Entry] = {}
+        self.models = Models()
         self.applied_observations = 0
         self.applied_batches = 0
         self.duplicates = 0
@@ -168,6 +178,7 @@ class Engine:
             self._store = await loop.run_in_executor(self._thread, Store, self.db, self.durability)
             records = await loop.run_in_executor(self._thread, self._store.load)
             self.streams = {r.name: self._entry(r) for r in records}
+            self.models.load(await loop.run_in_executor(self._thread, self._store.load_models, POINTS))
         except BaseException:
             if self._store is not None:
                 await loop.run_in_executor(self._thread, self._store.close)
@@ -284,6 +295,20 @@ class Engine:
         future = asyncio.get_running_loop().create_future()
         return await self._submit(_BatchJob(future, name, batch, results))
 
+    async def create_model(self, name: str, config: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """(201, info) for a new model, (200, info) for one with this configuration; 409 otherwise."""
+        future = asyncio.get_running_loop().create_future()
+        return await self._submit(_ControlJob(future, "create_model", name, config))
+
+    async def delete_model(self, name: str) -> tuple[int, None]:
+        future = asyncio.get_running_loop().create_future()
+        return await self._submit(_ControlJob(future, "delete_model", name))
+
+    async def learn(self, name: str, batch: LearnBatch) -> tuple[int, dict[str, Any]]:
+        """One optimizer step of model ``name`` on ``batch``, once, durably: (200, answer) or an ApiError."""
+        future = asyncio.get_running_loop().create_future()
+        return await self._submit(_LearnJob(future, name, batch, False))
+
     # ------------------------------------------------------------ the writer
     async def _run(self) -> None:
         assert self._queue is not None
@@ -329,11 +354,13 @@ class Engine:
                                       _dtype_json(stream.state_dtype))
                     self.streams[job.name] = Entry(job.name, job.config, stream)
                     answer = (201, self.info(job.name))
-            else:
+            elif job.kind == "delete":
                 self.entry(job.name)
                 await self._in_db(self._store.delete_stream, job.name)
                 del self.streams[job.name]
                 answer = (204, None)
+            else:
+                answer = await self._model_control(job)
         except ApiError as exc:
             _resolve(job.future, exc)
         except Exception as exc:  # the database failed: nothing changed in memory
@@ -342,34 +369,71 @@ class Engine:
         else:
             _resolve(job.future, answer)
 
+    async def _model_control(self, job: _ControlJob) -> tuple[int, Any]:
+        models = self.models.models
+        if job.kind == "delete_model":
+            self.models.get(job.name)
+            await self._in_db(self._store.delete_model, job.name)
+            del models[job.name]
+            return 204, None
+        assert job.config is not None
+        old = models.get(job.name)
+        if old is not None:
+            if old.config != job.config:
+                raise ApiError(409, f"model {job.name!r} exists with another configuration "
+                                    f"({json.dumps(old.config)}); delete it first to change it")
+            return 200, old.info(points=False)
+        model = Model.new(job.name, job.config)
+        await self._in_db(self._store.create_model, job.name, json.dumps(job.config), json.dumps(model.saved))
+        models[job.name] = model
+        return 201, model.info(points=False)
+
     async def _group(self, jobs: list[_BatchJob]) -> None:
         """Apply ``jobs`` in order, commit them in one transaction, then answer each."""
         assert self._committed is not None
         self._committed.clear()
         undo: dict[Entry, _Undo] = {}
+        model_undo: dict[Model, Any] = {}
         writes = GroupWrites()
         try:
             try:
-                self._apply_all(jobs, undo, writes)
+                learn = [job for job in jobs if isinstance(job, _LearnJob)]
+                self._apply_all([job for job in jobs if not isinstance(job, _LearnJob)], undo, writes)
+                for job in learn:  # one model's steps in arrival order
+                    try:
+                        status, body, job.lookup = self.models.learn(job.name, job.batch, model_undo, writes)
+                        job.answer = (status, body)
+                    except ApiError as exc:
+                        job.answer = (exc.status, exc)
                 self._write_rows(undo, writes)
-                found = await self._in_db(self._store.commit, writes) if undo or writes.lookups else []
+                self.models.write(model_undo, writes)
+                found = await self._in_db(self._store.commit, writes) \
+                    if undo or writes.lookups or model_undo or writes.model_lookups else []
             except Exception as exc:
                 log.exception("a group of %d batches failed to commit", len(jobs))
                 self._rollback(undo)
+                self.models.rollback(model_undo)
                 failure = ApiError(503, f"the database failed ({exc}); the batch was not applied, retry it")
                 for job in jobs:
                     if job.answer is None or job.answer[0] < 300:
                         job.answer = (503, failure)
             else:
                 self.commits += 1
+                self.models.committed(model_undo, len(writes.model_steps))
                 for job in jobs:
                     status, body = job.answer
+                    if isinstance(job, _LearnJob):
+                        if job.lookup is not None:
+                            body["step"] = found[len(writes.lookups) + job.lookup]
+                            self.models.duplicates += 1
+                        continue
                     if job.lookup is not None:
                         body["batch"] = found[job.lookup]
                         self.duplicates += 1
                     elif status == 200:
                         self.applied_batches += 1
                         self.applied_observations += body["applied"]
+                        self.streams[job.name].recent.add(job.batch, *job.out)
         finally:
             self._committed.set()
         for job in jobs:
@@ -467,6 +531,7 @@ class Engine:
         start = 0
         for job, b in zip(jobs, batches):
             n = len(b)
+            job.out = (e.observations, {s: a[start:start + n] for s, a in out.items()})
             e.batches += 1
             e.observations += n
             writes.batches.append((e.name, e.batches, b.producer, b.seq, n))

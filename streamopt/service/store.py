@@ -8,7 +8,12 @@ database thread).  SQL is parameterised only.  Tables:
   :meth:`streamopt.EWMStream.key_states` record bytes, ``pos`` its order of
   first appearance;
 - ``producers`` (stream, producer, last_seq): the exactly-once bookkeeping;
-- ``batches`` (stream, batch, producer, seq, n): the applied order.
+- ``batches`` (stream, batch, producer, seq, n): the applied order;
+- ``models`` (name, config JSON, step, state JSON), ``model_producers``
+  (model, producer, last_seq) and ``model_steps`` (model, step, producer,
+  seq, n, loss, accuracy, loss_ewa, accuracy_ewa): the models of
+  :mod:`streamopt.service.models`, their exactly-once bookkeeping and their
+  applied order.
 
 The database is the source of truth; the engine's memory is a cache rebuilt
 from it at start.  The connection holds an exclusive lock, so two servers
@@ -44,6 +49,16 @@ CREATE TABLE IF NOT EXISTS batches (
     stream TEXT NOT NULL, batch INTEGER NOT NULL, producer TEXT, seq INTEGER, n INTEGER NOT NULL,
     PRIMARY KEY (stream, batch)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS batches_by_seq ON batches (stream, producer, seq);
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT PRIMARY KEY, config TEXT NOT NULL, step INTEGER NOT NULL, state TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_producers (
+    model TEXT NOT NULL, producer TEXT NOT NULL, last_seq INTEGER NOT NULL,
+    PRIMARY KEY (model, producer)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_steps (
+    model TEXT NOT NULL, step INTEGER NOT NULL, producer TEXT, seq INTEGER, n INTEGER NOT NULL,
+    loss REAL NOT NULL, accuracy REAL NOT NULL, loss_ewa REAL NOT NULL, accuracy_ewa REAL NOT NULL,
+    PRIMARY KEY (model, step)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS model_steps_by_seq ON model_steps (model, producer, seq);
 """
 
 DURABILITY = {"full": "FULL", "normal": "NORMAL"}
@@ -76,6 +91,10 @@ class GroupWrites:
     batches: list[tuple[str, int, str | None, int | None, int]] = field(default_factory=list)
     streams: list[tuple[int, int, str]] = field(default_factory=list)
     lookups: list[tuple[str, str, int]] = field(default_factory=list)
+    models: list[tuple[int, str, str]] = field(default_factory=list)  # (step, state, name)
+    model_producers: list[tuple[str, str, int]] = field(default_factory=list)
+    model_steps: list[tuple[Any, ...]] = field(default_factory=list)
+    model_lookups: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 class Store:
@@ -193,7 +212,8 @@ class Store:
         self._transaction(work)
 
     def commit(self, writes: GroupWrites) -> list[int | None]:
-        """Write one group in one transaction; returns the batch number of each of ``writes.lookups``."""
+        """Write one group in one transaction; returns the batch number of each of ``writes.lookups``,
+        then the step of each of ``writes.model_lookups``."""
         def work(db: sqlite3.Connection) -> list[int | None]:
             db.executemany("INSERT INTO keys (stream, key, pos, state) VALUES (?, ?, ?, ?) "
                            "ON CONFLICT (stream, key) DO UPDATE SET state = excluded.state", writes.keys)
@@ -203,8 +223,12 @@ class Store:
             db.executemany("INSERT INTO batches (stream, batch, producer, seq, n) VALUES (?, ?, ?, ?, ?)",
                            writes.batches)
             db.executemany("UPDATE streams SET observations = ?, batches = ? WHERE name = ?", writes.streams)
+            if writes.models or writes.model_lookups:
+                self._write_models(db, writes)
             return [_first(db.execute("SELECT batch FROM batches WHERE stream = ? AND producer = ? AND seq = ?",
-                                      lookup)) for lookup in writes.lookups]
+                                      lookup)) for lookup in writes.lookups] + \
+                [_first(db.execute("SELECT step FROM model_steps WHERE model = ? AND producer = ? AND seq = ?",
+                                   lookup)) for lookup in writes.model_lookups]
         return self._transaction(work)
 
     def batches(self, name: str) -> list[tuple[int, str | None, int | None, int]]:
@@ -215,6 +239,49 @@ class Store:
     def close(self) -> None:
         """Close the connection (a WAL checkpoint runs, the lock is released)."""
         self._db.close()
+
+    # ------------------------------------------------------------ models
+    @staticmethod
+    def _write_models(db: sqlite3.Connection, writes: GroupWrites) -> None:
+        db.executemany("INSERT INTO model_steps (model, step, producer, seq, n, loss, accuracy, loss_ewa, "
+                       "accuracy_ewa) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", writes.model_steps)
+        db.executemany("INSERT INTO model_producers (model, producer, last_seq) VALUES (?, ?, ?) "
+                       "ON CONFLICT (model, producer) DO UPDATE SET last_seq = excluded.last_seq",
+                       writes.model_producers)
+        db.executemany("UPDATE models SET step = ?, state = ? WHERE name = ?", writes.models)
+
+    def load_models(self, points: int) -> list[tuple[str, str, int, str, dict[str, int], list[tuple]]]:
+        """Every model: (name, config, step, state, producers, its last ``points`` steps' points)."""
+        try:
+            db = self._db
+            out = []
+            for name, config, step, state in db.execute("SELECT name, config, step, state FROM models ORDER BY name"):
+                producers = dict(db.execute("SELECT producer, last_seq FROM model_producers WHERE model = ?",
+                                            (name,)).fetchall())
+                rows = db.execute("SELECT step, loss, accuracy, loss_ewa, accuracy_ewa FROM model_steps "
+                                  "WHERE model = ? ORDER BY step DESC LIMIT ?", (name, points)).fetchall()
+                out.append((name, config, step, state, producers, rows[::-1]))
+            return out
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read database {self.path}: {exc}") from None
+
+    def create_model(self, name: str, config: str, state: str) -> None:
+        """Add the model ``name`` (step 0, no producers)."""
+        self._transaction(lambda db: db.execute(
+            "INSERT INTO models (name, config, step, state) VALUES (?, ?, 0, ?)", (name, config, state)))
+
+    def delete_model(self, name: str) -> None:
+        """Remove the model ``name``, its producers and its steps."""
+        def work(db: sqlite3.Connection) -> None:
+            for table in ("model_producers", "model_steps"):
+                db.execute(f"DELETE FROM {table} WHERE model = ?", (name,))  # table names are constants
+            db.execute("DELETE FROM models WHERE name = ?", (name,))
+        self._transaction(work)
+
+    def model_steps(self, name: str) -> list[tuple[int, str | None, int | None, int]]:
+        """The applied steps of model ``name`` in order: (step, producer, seq, n)."""
+        return self._db.execute("SELECT step, producer, seq, n FROM model_steps WHERE model = ? ORDER BY step",
+                                (name,)).fetchall()
 
 
 def _first(cursor: Iterable[tuple[Any, ...]]) -> Any:
