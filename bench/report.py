@@ -32,7 +32,9 @@ GROUP_ORDER = ("floor", "ewa", "stream", "optim", "train", "startup")
 
 #: What each group's numbers are per.
 UNITS = {"ewa": "ns per value", "stream": "ns per value", "optim": "ns per parameter",
-         "train": "ns per epoch-example", "floor": "ns per element", "startup": "seconds"}
+         "train": "ns per epoch-example", "floor": "ns per element", "startup": "seconds",
+         "service": "ns per observation, example or row (a request's wall time / the observations, examples or "
+                    "rows it carries; a p50/p99 row: its latency)"}
 
 BASELINE = "streamopt"
 FLOOR = "floor"

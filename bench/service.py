@@ -333,6 +333,9 @@ def run(quick: bool = False) -> list[Result]:
         for durability in ("full",) if quick else ("full", "normal", "memory"):
             rows += _service(durability, Path(tmp), quick)
     rows.append(_river(quick))
+    import service_models  # the models' learn and predict cases (bench/service_models.py), same group
+
+    rows += service_models.run(quick)
     order = {case: i for i, case in enumerate(dict.fromkeys(r.case for r in rows))}
     return sorted(rows, key=lambda r: order[r.case])
 

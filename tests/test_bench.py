@@ -416,7 +416,8 @@ def test_ewm_group_refuses_a_peer_that_computes_something_else():
 
 
 # --------------------------------------------------------------------------- the service group
-SERVICE_GOALS = {"service-batch-rate", "service-batch-vs-river", "service-request-rate", "service-request-p99"}
+SERVICE_GOALS = {"service-batch-rate", "service-batch-vs-river", "service-request-rate", "service-request-p99",
+                 "service-learn-rate-1", "service-learn-rate-16", "service-predict-rate"}
 
 
 def test_service_rows_take_the_best_round_and_say_what_was_measured():
@@ -444,11 +445,15 @@ def test_service_group_quick_against_a_real_server(tmp_path):
 
     rows = group.run(quick=True)
     by_key = report.index(rows)
-    assert [k[1] for k in by_key] == ["batch-10000x4", "request-1x64", "request-1x64-p50", "request-1x64-p99"]
+    cases = [k[1] for k in by_key]
+    assert cases[:4] == ["batch-10000x4", "request-1x64", "request-1x64-p50", "request-1x64-p99"]
+    assert cases[4:] == ["learn-64x1", "learn-64x16", "predict-10000"]  # bench/service_models.py
     for (_, case, size, _), libs in by_key.items():
         r = libs["streamopt"]
-        assert report.measured(r) and r.extra["durability"] == "full", case
-        assert size == (10_000 if case.startswith("batch") else 1)
+        assert report.measured(r), case
+        if case.startswith(("batch", "request", "learn")):
+            assert r.extra["durability"] == "full", case
+        assert size == {"batch": 10_000, "request": 1, "learn": 64, "predict": 10_000}[case.split("-")[0]]
     batch = by_key[("service", "batch-10000x4", 10_000, "float64")]["streamopt"]
     rounds, batches, _ = group.QUICK
     assert batch.extra["requests"] == rounds * batches * group.PRODUCERS
