@@ -7,7 +7,7 @@ editable install): every group's script, a table per group, and in ``--out``
 ``--compare`` adds streamopt's before/after against an earlier ``results.json``.
 
 Groups: floor (memory bandwidth, serial latency), ewa, stream, ewm, optim,
-train, startup, service.  ``--quick`` runs fewer sizes and repeats (about a minute).
+train, startup, dask, service.  ``--quick`` runs fewer sizes and repeats (about a minute).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="fewer sizes and repeats: the whole suite in about a minute")
     p.add_argument("--only", action="append", metavar="GROUP",
-                   help="run only this group (repeatable): floor, ewa, stream, ewm, optim, train, startup, service")
+                   help="run only this group (repeatable): floor, ewa, stream, ewm, optim, train, startup, dask, service")
     p.add_argument("--out", default="bench-results", metavar="DIR",
                    help="folder for results.json, report.md and the plots (default: %(default)s)")
     p.add_argument("--compare", metavar="OLD_JSON",
