@@ -144,10 +144,16 @@ print(json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource
 """
 
 
-def _in_memory(folder: Path, keyed: bool, library: str) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of reading the whole file and one in-memory mean, in a new process."""
+def _in_memory(folder: Path, keyed: bool, library: str) -> tuple[float, float] | str:
+    """(seconds, peak RSS in MB) of reading the whole file and one in-memory mean, in a new process;
+    or why it has no time (the process was killed, e.g. by the kernel when memory ran out)."""
     out = subprocess.run([sys.executable, "-c", IN_MEMORY, str(folder), str(ALPHA), "1" if keyed else "0", library],
-                         capture_output=True, text=True, check=True, env=os.environ.copy())
+                         capture_output=True, text=True, env=os.environ.copy())
+    if out.returncode < 0:
+        return (f"the process was killed by signal {-out.returncode} (SIGKILL: the machine's memory ran out)"
+                if out.returncode == -9 else f"the process was killed by signal {-out.returncode}")
+    if out.returncode != 0:
+        raise RuntimeError(f"{library} in memory failed: {out.stderr.strip().splitlines()[-1:]}")
     got = json.loads(out.stdout.strip().splitlines()[-1])
     return got["seconds"], got["peak_rss_mb"]
 
@@ -179,7 +185,11 @@ def run(quick: bool = False) -> list[Result]:
                                                      "peak_rss_mb": peak})
     for case, keyed in cases:
         for library in ("pandas", "streamopt-in-memory"):
-            seconds, peak = _in_memory(folders[keyed], keyed, library)
+            got = _in_memory(folders[keyed], keyed, library)
+            if isinstance(got, str):
+                rows_of[case, library] = missing(GROUP, case, library, rows, "float64", got)
+                continue
+            seconds, peak = got
             rows_of[case, library] = Result(GROUP, case, library, rows, "float64", seconds, 0.0,
                                             {**extra, "peak_rss_mb": peak})
     results = [rows_of[case, library] for case, _ in cases for library in libraries]

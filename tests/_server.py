@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
@@ -147,3 +147,25 @@ class Server:
         self.stop()
         self._log.close()
         os.unlink(self._log.name)
+
+
+def post_until_acknowledged(client: Any, path: str, body: Any, deadline: float, who: str,
+                            retried: Callable[[], None]) -> tuple[Any, str | None]:
+    """POST ``body`` until a 200 (retrying transport errors and 5xx with backoff, as a producer
+    does across a server's crash), a 4xx, or ``deadline`` (``time.monotonic()``); ``retried()`` is
+    called before each retry. Returns (the 200 response or None, an error message or None)."""
+    pause = 0.02
+    while True:
+        if time.monotonic() > deadline:
+            return None, f"{who} not acknowledged before the deadline"
+        try:
+            r = client.post(path, json=body)
+        except httpx.TransportError:
+            r = None
+        if r is not None and r.status_code == 200:
+            return r, None
+        if r is not None and r.status_code < 500:
+            return None, f"{who} refused: {r.status_code} {r.text}"
+        retried()
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)

@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 
 import streamopt
-from _server import Server
+from _server import Server, post_until_acknowledged
 
 STATS = ("mean", "var", "std")
 
@@ -49,6 +49,9 @@ class Producer(threading.Thread):
         self.retries = 0
         self.error: str | None = None
 
+    def _retried(self) -> None:
+        self.retries += 1
+
     def run(self) -> None:
         with httpx.Client(base_url=self.server.url, headers=self.server.headers, timeout=10) as client:
             seq = 0
@@ -58,24 +61,12 @@ class Producer(threading.Thread):
                 values = [None if self.rng.random() < self.missing else float(v)
                           for v in self.rng.normal(0, 1, self.batch)]
                 body = {"producer": self.producer, "seq": seq, "keys": keys, "values": values}
-                pause = 0.02
-                while True:
-                    if time.monotonic() > self.deadline:
-                        self.error = f"{self.producer}: seq {seq} not acknowledged before the deadline"
-                        return
-                    try:
-                        r = client.post(f"/v1/streams/{self.stream}/observations", json=body)
-                    except httpx.TransportError:
-                        r = None
-                    if r is not None and r.status_code == 200:
-                        self.acks.append((seq, keys, values, r.json()))
-                        break
-                    if r is not None and r.status_code < 500:
-                        self.error = f"{self.producer}: seq {seq} refused: {r.status_code} {r.text}"
-                        return
-                    self.retries += 1
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.25)
+                r, self.error = post_until_acknowledged(
+                    client, f"/v1/streams/{self.stream}/observations", body, self.deadline,
+                    f"{self.producer}: seq {seq}", self._retried)
+                if r is None:
+                    return
+                self.acks.append((seq, keys, values, r.json()))
 
 
 def _check_exactly_once(client: httpx.Client, stream: str, producers: list[Producer]) -> dict:

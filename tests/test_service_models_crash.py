@@ -21,7 +21,7 @@ import numpy as np
 
 from streamopt import MLP, Adam, train
 from streamopt.datasets import moons
-from _server import Server
+from _server import Server, post_until_acknowledged
 from test_service_models import ADAM, DIMS, Offline, body, notes_batches, same_state
 
 X, Y = moons(300, seed=3)
@@ -40,28 +40,19 @@ class Producer(threading.Thread):
         self.retries = 0
         self.error: str | None = None
 
+    def _retried(self) -> None:
+        self.retries += 1
+
     def run(self) -> None:
         with httpx.Client(base_url=self.server.url, headers=self.server.headers, timeout=10) as client:
             for seq, index in enumerate(self.batches, start=1):
                 payload = body(*self.all[index], self.producer, seq)
-                pause = 0.02
-                while True:
-                    if time.monotonic() > self.deadline:
-                        self.error = f"{self.producer}: seq {seq} not acknowledged before the deadline"
-                        return
-                    try:
-                        r = client.post(f"/v1/models/{self.model}/learn", json=payload)
-                    except httpx.TransportError:
-                        r = None
-                    if r is not None and r.status_code == 200:
-                        self.acks.append((seq, index, r.json()))
-                        break
-                    if r is not None and r.status_code < 500:
-                        self.error = f"{self.producer}: seq {seq} refused: {r.status_code} {r.text}"
-                        return
-                    self.retries += 1
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.25)
+                r, self.error = post_until_acknowledged(
+                    client, f"/v1/models/{self.model}/learn", payload, self.deadline,
+                    f"{self.producer}: seq {seq}", self._retried)
+                if r is None:
+                    return
+                self.acks.append((seq, index, r.json()))
 
 
 def test_kill_9_at_random_moments_recovers_bit_for_bit(tmp_path):
