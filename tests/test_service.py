@@ -19,6 +19,9 @@ import pytest
 
 import streamopt
 from _server import Server
+from conftest import ROOT
+
+README = ROOT / "README.md"
 
 _names = (f"s{i}" for i in itertools.count())
 
@@ -523,28 +526,36 @@ def test_math_of_a_known_case(client):
 
 def test_the_readme_requests_give_the_readme_answers(client):
     """README's "Service" section shows these requests (as curl commands) and these answers, byte for byte."""
+    answers = []
     r = client.put("/v1/streams/temps", content='{"halflife": "1h", "stats": ["mean", "std"]}',
                    headers={"Content-Type": "application/json"})
     assert r.status_code == 201
+    answers.append(r.text)
     assert r.text == ('{"name":"temps","config":{"halflife":"0 days 01:00:00","adjust":true,"ignore_na":false,'
                       '"min_periods":1,"stats":["mean","std"],"times":true},"keys":0,"observations":0,"batches":0,'
                       '"producers":0}')
     body = ('{"producer": "hub", "seq": 1, "keys": ["kitchen", "garage", "kitchen"], "values": [21.5, 12.0, 22.5], '
             '"times": ["2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"]}')
     r = client.post("/v1/streams/temps/observations", content=body, headers={"Content-Type": "application/json"})
+    answers.append(r.text)
     assert r.text == ('{"applied":3,"duplicate":false,"batch":1,"results":{"mean":[21.5,12.0,22.166666666666668],'
                       '"std":[null,null,0.7071067811865476]}}')
     r = client.post("/v1/streams/temps/observations", content=body, headers={"Content-Type": "application/json"})
     assert r.text == '{"applied":0,"duplicate":true,"batch":1}'
     r = client.post("/v1/streams/temps/observations", params={"producer": "import", "seq": 1},
                     content="key,time,value\ngarage,2024-05-01T12:00:00Z,13.5\n", headers={"Content-Type": "text/csv"})
+    answers.append(r.text)
     assert r.text == ('{"applied":1,"duplicate":false,"batch":2,"results":{"mean":[13.200000000000001],'
                       '"std":[1.0606601717798214]}}')  # 13.2 and √1.125, each to an ulp
-    assert client.get("/v1/streams/temps/keys/kitchen").text == (
+    answers.append(client.get("/v1/streams/temps/keys/kitchen").text)
+    assert answers[-1] == (
         '{"key":"kitchen","count":2,"time":"2024-05-01T11:00:00+00:00","time_ns":1714561200000000000,'
         '"mean":22.166666666666668,"std":0.7071067811865476}')
     r = client.get("/v1/streams/temps/keys", params={"limit": 100})
     assert r.text == '{"keys":["kitchen","garage"],"next":null}'
+    answers.append(r.text)
+    shown = README.read_text(encoding="utf-8").split("answer, in order", 1)[1].split("```text\n", 1)[1]
+    assert answers == shown.split("```", 1)[0].splitlines()  # the README shows exactly these answers
     r = client.post("/v1/streams/temps/observations", headers={"Content-Type": "application/json"},
                     content='{"keys": ["kitchen"], "values": [20.0], "times": ["2024-05-01T09:00:00Z"]}')
     assert r.status_code == 422
