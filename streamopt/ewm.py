@@ -330,10 +330,12 @@ class EWM:
         return EWM(np.zeros(len(index)), alpha=self._alpha, min_periods=self._min_periods, adjust=self._adjust,
                    ignore_na=self._ignore_na)
 
-    def _cov_lanes(self, x: np.ndarray, y: np.ndarray | None, biased: bool, root: bool = False) -> np.ndarray:
-        """The EW covariance of the lanes x and y (y None: the variance of x; ``root``: its square root)."""
+    def _cov_lanes(self, x: np.ndarray, y: np.ndarray | None, biased: bool, root: bool = False,
+                   masked: bool = False) -> np.ndarray:
+        """The EW covariance of the lanes x and y (y None: the variance of x; ``root``: its square root;
+        ``masked``: of x + 0·y and y + 0·x, formed in the kernel)."""
         out = np.empty(x.shape)
-        _kcov.ewm_cov(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
+        _kcov.ewm_cov(x, y, masked, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
                       self._adjust, self._count_missing, self._min_periods, biased, root)
         return out
 
@@ -439,23 +441,25 @@ class EWM:
             return np.ascontiguousarray(cube.transpose(2, 0, 1))
         return wrap
 
-    def _corr_lanes(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """cov(x, y) / √(var(x)·var(y)), the variances over the rows where both are observed (one pass)."""
+    def _corr_lanes(self, x: np.ndarray, y: np.ndarray, masked: bool = False) -> np.ndarray:
+        """cov(x, y) / √(var(x)·var(y)), the variances over the rows where both are observed (one pass;
+        ``masked`` as in :meth:`_cov_lanes`)."""
         out = np.empty(x.shape)
-        _kcov.ewm_corr(x, y, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
+        _kcov.ewm_corr(x, y, masked, out, self._deltas, self._slot, self._nkeys, self._log_beta, self._alpha,
                        self._adjust, self._count_missing, self._min_periods)
         return out
 
     def _binary(self, name: str, other: Any, pairwise: Any, numeric_only: Any,
-                stat: Callable[["EWM", np.ndarray, np.ndarray], np.ndarray]) -> Any:
-        """cov/corr: ``stat(engine, x lanes, y lanes)`` on the pairs pandas forms (``flex_binary_moment``)."""
+                stat: Callable[["EWM", np.ndarray, np.ndarray, bool], np.ndarray]) -> Any:
+        """cov/corr: ``stat(engine, x lanes, y lanes, masked)`` on the pairs pandas forms (``flex_binary_moment``;
+        ``masked``: of x + 0·y and y + 0·x, as :meth:`_cov_lanes`)."""
         if pairwise is not None:
             pairwise = _checks.check_bool("pairwise", pairwise)
         engine = self._numeric(name, numeric_only)
         if not isinstance(engine._obj, (pd.Series, pd.DataFrame)) \
                 or not (other is None or isinstance(other, (pd.Series, pd.DataFrame))):
             x, y, wrap = engine._pairs(other, pairwise)
-            return wrap(stat(engine, x, y))
+            return wrap(stat(engine, x, y, False))
         target = engine._wrap(engine._lanes)  # float64, obj's index and columns
         if other is None:
             return engine._pandas_pairs(target, target, True if pairwise is None else pairwise, True, stat)
@@ -465,23 +469,27 @@ class EWM:
         return engine._pandas_pairs(target, wrap(lanes), bool(pairwise), False, stat)
 
     def _pandas_pairs(self, a: Any, b: Any, pairwise: bool, same: bool,
-                      stat: Callable[["EWM", np.ndarray, np.ndarray], np.ndarray]) -> Any:
+                      stat: Callable[["EWM", np.ndarray, np.ndarray, bool], np.ndarray]) -> Any:
         """pandas' pairing of two float64 objects: aligned on the index (and columns), each pair over the rows
         where both are observed."""
         if isinstance(a, pd.Series) and isinstance(b, pd.Series):
+            if a.index.equals(b.index):  # a + 0 * b formed in the kernel, on a's index (``bench/ewm.py``, case cov)
+                name = (a.iloc[:0] + 0 * b.iloc[:0]).name  # the name pandas gives a + 0 * b
+                r = stat(self._on_rows(a.index), a.to_numpy().reshape(1, -1), b.to_numpy().reshape(1, -1), True)
+                return pd.Series(r[0], index=a.index, name=name, copy=False)
             x, y = a + 0 * b, b + 0 * a
-            r = stat(self._on_rows(x.index), x.to_numpy().reshape(1, -1), y.to_numpy().reshape(1, -1))
+            r = stat(self._on_rows(x.index), x.to_numpy().reshape(1, -1), y.to_numpy().reshape(1, -1), False)
             return pd.Series(r[0], index=x.index, name=x.name, copy=False)
         if isinstance(a, pd.Series) or isinstance(b, pd.Series):  # each column of the frame with the series
             frame, series = (a, b) if isinstance(a, pd.DataFrame) else (b, a)
             f, s = frame.align(series, join="outer", axis=0)
             cols, other = f.to_numpy().T, s.to_numpy().reshape(1, -1)
-            r = stat(self._on_rows(f.index), cols + 0 * other, other + 0 * cols)
+            r = stat(self._on_rows(f.index), np.ascontiguousarray(cols), np.repeat(other, len(cols), axis=0), True)
             out = pd.DataFrame(r.T, index=f.index, columns=frame.columns, copy=False)
             return out if f.index.equals(frame.index) else out.reindex(frame.index)
         if not pairwise:
             if same:
-                return self._wrap(stat(self, self._lanes, self._lanes))
+                return self._wrap(stat(self, self._lanes, self._lanes, False))
             for what, frame in (("obj", a), ("other", b)):
                 if not frame.columns.is_unique:
                     raise ValueError(f"{what}'s columns must be unique to pair them by name (pairwise=False), "
@@ -490,7 +498,7 @@ class EWM:
             x, y = x + 0 * y, y + 0 * x
             columns = a.columns.union(b.columns)
             x, y = x.reindex(columns=columns), y.reindex(columns=columns)
-            r = stat(self._on_rows(x.index), x.to_numpy().T, y.to_numpy().T)
+            r = stat(self._on_rows(x.index), x.to_numpy().T, y.to_numpy().T, False)
             return pd.DataFrame(r.T, index=x.index, columns=columns, copy=False)
         if same or a.index.equals(b.index):
             index, xa, yb = a.index, a, b
@@ -501,9 +509,7 @@ class EWM:
                 raise ValueError("obj and other must have indexes without repeated labels to be paired "
                                  "(pairwise=True)")
         x, y = _all_pairs(xa.to_numpy().T, yb.to_numpy().T)
-        if not same:
-            x, y = x + 0 * y, y + 0 * x
-        r = stat(self._on_rows(index), x, y)
+        r = stat(self._on_rows(index), x, y, not same)
         return _pairwise_frame(r.reshape(a.shape[1], b.shape[1], len(index)), a.columns, index, b.columns)
 
     def cov(self, other: Any = None, pairwise: bool | None = None, bias: bool = False,
@@ -543,7 +549,8 @@ class EWM:
         [nan, nan, 1.0, 1.0]
         """
         biased = _checks.check_bool("bias", bias)
-        return self._binary("cov", other, pairwise, numeric_only, lambda e, x, y: e._cov_lanes(x, y, biased))
+        return self._binary("cov", other, pairwise, numeric_only,
+                            lambda e, x, y, masked: e._cov_lanes(x, y, biased, masked=masked))
 
     def corr(self, other: Any = None, pairwise: bool | None = None, numeric_only: bool = False) -> Any:
         r"""The EW correlation cov(x, y) / √(var(x)·var(y)), all over the rows where both are observed.

@@ -222,3 +222,93 @@ def test_ewa_series_past_the_exact_one_correction_keeps_count_and_bits():
     assert count == 4997 and float.fromhex(s.state_dict()["value"][0]) == v
     np.testing.assert_array_equal(_bits(out), _bits(whole))
     np.testing.assert_allclose(whole, reference.ewa(x, 0.5, bias_correction_=True), rtol=1e-13)
+
+
+# ------------------------------------------------- pairs masked in the kernel
+def _signed_zeros_and_gaps(n: int, seed: int) -> np.ndarray:
+    """Values with runs of +0 and −0 (their sign is what x + 0·y can change), NaN and ±inf."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.2] = 0.0
+    x[rng.random(n) < 0.2] = -0.0
+    x[30:60] = -0.0
+    x[rng.random(n) < 0.05] = np.nan
+    x[rng.integers(0, n, 6)] = np.inf
+    x[rng.integers(0, n, 6)] = -np.inf
+    return x
+
+
+def _rows_pair(x, y, alpha, adjust, bias, corr):
+    """cov or corr of the pair pandas forms, x + 0·y with y + 0·x (NumPy arithmetic), row by row."""
+    with np.errstate(invalid="ignore"):  # 0·inf is NaN: the pair is not observed there
+        x, y = x + 0 * y, y + 0 * x
+    log_beta, new_wt = (math.log1p(-alpha) if alpha < 1 else -math.inf), 1.0 if adjust else alpha
+    want = np.empty(len(x))
+    if corr:
+        state = (False, 1.0, np.nan, np.nan, 0.0, 0.0, 0.0, 0, 0.0)
+        for i in range(len(x)):
+            state = kcov.corr_row(x[i], y[i], 1.0, *state, log_beta, alpha, new_wt, adjust, True)
+            want[i] = kcov.corr_value(*state[4:7]) if state[7] >= 1 else np.nan
+        return want
+    state = (False, 1.0, 1.0, 0.0, np.nan, np.nan, 0.0, 0, 0.0)
+    for i in range(len(x)):
+        state = kcov.cov_row(x[i], y[i], 1.0, *state, log_beta, alpha, new_wt, adjust, True)
+        started, wt, s2, den, mx, my, c, nobs, gap = state
+        want[i] = kcov.cov_value(c, wt, s2, den, bias) if nobs >= 1 else np.nan
+    return want
+
+
+@pytest.mark.parametrize("adjust", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("alpha", [0.3, 1.0])
+def test_series_pair_masked_in_the_kernel_is_the_row_function(adjust, bias, alpha):
+    """Two Series on one index: the kernel forms x + 0·y and y + 0·x itself (no arrays from pandas'
+    arithmetic), the same bits as the row function on the arithmetic's arrays, signed zeros included."""
+    n = 1200
+    x, y = _signed_zeros_and_gaps(n, 11), _signed_zeros_and_gaps(n, 12)
+    a = pd.Series(x, index=pd.date_range("2024", periods=n, freq="min"), name="v")
+    for b in (pd.Series(y, index=a.index.copy(), name="v"), pd.Series(y, index=a.index.copy(), name="w")):
+        e = streamopt.ewm(a, alpha=alpha, adjust=adjust)
+        got, want = e.cov(b, bias=bias), a.ewm(alpha=alpha, adjust=adjust).cov(b, bias=bias)
+        np.testing.assert_array_equal(_bits(got), _bits(_rows_pair(x, y, alpha, adjust, bias, False)))
+        assert got.index.equals(want.index) and got.name == want.name
+        got = e.corr(b)
+        np.testing.assert_array_equal(_bits(got), _bits(_rows_pair(x, y, alpha, adjust, bias, True)))
+        assert got.index.equals(want.index) and got.name == want.name
+        np.testing.assert_allclose(got, a.ewm(alpha=alpha, adjust=adjust).corr(b), rtol=1e-12, atol=1e-12)
+
+
+def test_series_pair_on_an_equal_index_of_another_type_keeps_obj_index():
+    """An int64 index equal to obj's RangeIndex: pandas' result has obj's index (a + 0·b keeps it)."""
+    a = pd.Series(_data(600, 13, True))
+    b = pd.Series(_data(600, 14, True), index=pd.Index(np.arange(600, dtype=np.int64)))
+    got, want = streamopt.ewm(a, alpha=0.2).cov(b), a.ewm(alpha=0.2).cov(b)
+    assert type(got.index) is type(want.index) is pd.RangeIndex and got.name is want.name is None
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("stat", ["cov", "corr"])
+def test_pairwise_frames_masked_in_the_kernel_are_the_row_function(stat):
+    """pairwise=True of two frames: each pair (column of obj, column of other) masked in the kernel."""
+    n = 400
+    index = pd.RangeIndex(n)
+    a = pd.DataFrame({"p": _signed_zeros_and_gaps(n, 15), "q": _signed_zeros_and_gaps(n, 16)}, index=index)
+    b = pd.DataFrame({"r": _signed_zeros_and_gaps(n, 17), "s": _signed_zeros_and_gaps(n, 18)}, index=index)
+    got = getattr(streamopt.ewm(a, alpha=0.3), stat)(b, pairwise=True)
+    for i in a.columns:
+        for j in b.columns:
+            want = _rows_pair(a[i].to_numpy(), b[j].to_numpy(), 0.3, True, False, stat == "corr")
+            np.testing.assert_array_equal(_bits(got[i].xs(j, level=1)), _bits(want))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_series_pair_masked_where_the_sign_of_a_zero_shows(bias):
+    """Subnormal co-moments that round to −0: the output's sign of zero depends on x + 0·y (here −0 + 0·3
+    is +0), so a kernel reading the raw pair gives other bits; the masked kernel gives pandas' pair's."""
+    x = np.array([-0.0, 0.0, 5e-324, -0.0, -5e-324, 1.5e-323, 0.0, -0.0])
+    y = np.array([3.0, -1.0, 1.0, 2.0, 1.0, -0.0, 0.5, 3.0])
+    raw = _rows_pair(x, y, 0.5, True, bias, False)
+    got = streamopt.ewm(pd.Series(x), alpha=0.5).cov(pd.Series(y), bias=bias)
+    np.testing.assert_array_equal(_bits(got), _bits(raw))
+    plain = streamopt.ewm(x, alpha=0.5).cov(y, bias=bias)  # arrays: paired as given, not masked
+    assert not np.array_equal(_bits(plain), _bits(raw)), "the data must show the sign of a zero"

@@ -140,16 +140,25 @@ def shown(value, root):
 
 
 @jit(inline="always")
-def pair(x, y, j, i):
-    """(x[j, i], y[j, i]); y None: (x[j, i], x[j, i])."""
+def pair(x, y, j, i, masked):
+    """(x[j, i], y[j, i]); y None: (x[j, i], x[j, i]).
+
+    ``masked``: the pair as pandas forms it, (x + 0·y, y + 0·x): NaN where
+    the other value is not finite, and the sign of a zero as pandas gives
+    it, without the two arrays pandas' arithmetic allocates (``bench/ewm.py``,
+    cases ``cov``, ``corr``).
+    """
     cx = x[j, i]
     if y is None:
         return cx, cx
-    return cx, y[j, i]
+    cy = y[j, i]
+    if masked:
+        return cx + 0.0 * cy, cy + 0.0 * cx
+    return cx, cy
 
 
 @jit
-def regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, biased, root):
+def regular_cov(x, y, masked, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, biased, root):
     """Rows i, i+1, … of started series j on a regular grid, while every row is observed: the stop row and state.
 
     Each row is the observation one row after the last (f = β): the
@@ -162,7 +171,7 @@ def regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, 
     f = 1.0 - alpha
     keep, weight, kw = 1.0, 0.0, 0.0
     while i < n:
-        cx, cy = pair(x, y, j, i)
+        cx, cy = pair(x, y, j, i, masked)
         if not (finite(cx) and finite(cy)):
             return i, wt, s2, den, mx, my, c
         wt1, s21, den1, keep, weight, kw = cov_weights(f, new_wt, adjust, wt, s2, den)
@@ -174,7 +183,7 @@ def regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, 
         wt, s2, den = wt1, s21, den1
     factor = 1.0 if biased else unbiased_factor(wt, s2, den)
     while i < n:  # W, s2, D at their fixed point
-        cx, cy = pair(x, y, j, i)
+        cx, cy = pair(x, y, j, i, masked)
         if not (finite(cx) and finite(cy)):
             break
         mx, my, c = cov_moments(cx, cy, weight, keep, kw, mx, my, c)
@@ -184,8 +193,11 @@ def regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha, new_wt, adjust, 
 
 
 @jit
-def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missing, min_periods, biased, root):
+def ewm_cov(x, y, masked, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missing, min_periods, biased,
+            root):
     """pandas' EW covariance of the rows of ``x`` and ``y`` (k, n) into ``out`` (k, n); var with y None.
+
+    ``masked``: each row pairs x + 0·y with y + 0·x, as pandas does (:func:`pair`).
 
     ``root``: the square root of each value (the standard deviation), in the same pass.
 
@@ -205,13 +217,13 @@ def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missi
             i = 0
             while i < n:
                 if deltas is None and started and gap == 0.0 and nobs >= min_periods:
-                    stop, wt, s2, den, mx, my, c = regular_cov(x, y, out, j, i, wt, s2, den, mx, my, c, alpha,
-                                                               new_wt, adjust, biased, root)
+                    stop, wt, s2, den, mx, my, c = regular_cov(x, y, masked, out, j, i, wt, s2, den, mx, my, c,
+                                                               alpha, new_wt, adjust, biased, root)
                     nobs += stop - i
                     i = stop
                     if i == n:
                         break
-                cx, cy = pair(x, y, j, i)
+                cx, cy = pair(x, y, j, i, masked)
                 started, wt, s2, den, mx, my, c, nobs, gap = cov_row(
                     cx, cy, 1.0 if deltas is None else deltas[i], started, wt, s2, den, mx, my, c, nobs, gap,
                     log_beta, alpha, new_wt, adjust, count_missing)
@@ -242,7 +254,7 @@ def ewm_cov(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missi
             if s < 0:
                 out[j, i] = np.nan
                 continue
-            cx, cy = pair(x, y, j, i)
+            cx, cy = pair(x, y, j, i, masked)
             starts[s], wts[s], s2s[s], dens[s], mxs[s], mys[s], cs[s], nobss[s], gaps[s] = cov_row(
                 cx, cy, 1.0 if deltas is None else deltas[i], starts[s], wts[s], s2s[s], dens[s], mxs[s],
                 mys[s], cs[s], nobss[s], gaps[s], log_beta, alpha, new_wt, adjust, count_missing)
@@ -287,11 +299,11 @@ def corr_value(cxx, cyy, cxy):
 
 
 @jit
-def ewm_corr(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missing, min_periods):
+def ewm_corr(x, y, masked, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_missing, min_periods):
     """pandas' EW correlation of the rows of ``x`` and ``y`` (k, n) into ``out``, in one pass (:func:`corr_row`).
 
     The variances and the covariance are all over the rows where both values
-    are observed; ``deltas``, ``slot`` as in :func:`ewm_cov`.
+    are observed; ``masked``, ``deltas``, ``slot`` as in :func:`ewm_cov`.
     """
     k, n = x.shape
     new_wt = 1.0 if adjust else alpha
@@ -299,8 +311,9 @@ def ewm_corr(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_miss
         for j in range(k):
             started, wt, mx, my, cxx, cyy, cxy, nobs, gap = False, 1.0, np.nan, np.nan, 0.0, 0.0, 0.0, 0, 0.0
             for i in range(n):
+                cx, cy = pair(x, y, j, i, masked)
                 started, wt, mx, my, cxx, cyy, cxy, nobs, gap = corr_row(
-                    x[j, i], y[j, i], 1.0 if deltas is None else deltas[i], started, wt, mx, my, cxx, cyy, cxy,
+                    cx, cy, 1.0 if deltas is None else deltas[i], started, wt, mx, my, cxx, cyy, cxy,
                     nobs, gap, log_beta, alpha, new_wt, adjust, count_missing)
                 out[j, i] = corr_value(cxx, cyy, cxy) if nobs >= min_periods else np.nan
         return
@@ -328,8 +341,9 @@ def ewm_corr(x, y, out, deltas, slot, nkeys, log_beta, alpha, adjust, count_miss
             if s < 0:
                 out[j, i] = np.nan
                 continue
+            cx, cy = pair(x, y, j, i, masked)
             starts[s], wts[s], mxs[s], mys[s], cxxs[s], cyys[s], cxys[s], nobss[s], gaps[s] = corr_row(
-                x[j, i], y[j, i], 1.0 if deltas is None else deltas[i], starts[s], wts[s], mxs[s], mys[s],
+                cx, cy, 1.0 if deltas is None else deltas[i], starts[s], wts[s], mxs[s], mys[s],
                 cxxs[s], cyys[s], cxys[s], nobss[s], gaps[s], log_beta, alpha, new_wt, adjust, count_missing)
             out[j, i] = corr_value(cxxs[s], cyys[s], cxys[s]) if nobss[s] >= min_periods else np.nan
 
