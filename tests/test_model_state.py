@@ -53,22 +53,6 @@ def test_gradients_loss_is_the_cost_before_the_step_and_matches_loss_and_grad():
     np.testing.assert_array_equal(model.gradients(xb, yb)[1].flat, g2.flat)
 
 
-def test_gradients_match_finite_differences():
-    model = MLP([2, 3, 1], seed=5)
-    xb, yb = X[:, :20], Y[:, :20]
-    _, g = model.gradients(xb, yb)
-    flat = model.params.flat
-    h = 1e-6
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        up = model.cost(xb, yb)
-        flat[i] = old - h
-        down = model.cost(xb, yb)
-        flat[i] = old
-        assert g.flat[i] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-7)
-
-
 def test_predict_proba_is_the_sigmoid_output():
     model = MLP(DIMS, seed=3)
     p = model.predict_proba(X)
