@@ -590,3 +590,23 @@ def test_too_many_rows_for_the_model_are_413(client):
         r = client.post(f"/v1/models/{name}/{path}", json=payload)
         assert r.status_code == 413 and "X:" in r.json()["error"] and "limit" in r.json()["error"], path
     assert client.post(f"/v1/models/{name}/predict", json={"X": [[0.0, 0.0]] * (rows - 1)}).status_code == 200
+
+
+def test_the_readme_curl_session_gives_the_readme_answers(client):
+    """README's "Online training" shows curl commands (`-d`: a form content type, read as JSON) and the
+    answers; replayed here against a real server, each answer byte for byte."""
+    import re
+
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split("### Online training", 1)[1]
+    block = text.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    steps = list(zip(block[0::2], block[1::2]))
+    assert len(steps) == 5 and all(cmd.startswith("$ curl") for cmd, _ in steps)
+    for command, shown in steps:
+        m = re.fullmatch(r"\$ curl -s (?:-X (\w+) )?localhost:8000(\S+) -d '(.*)'", command)
+        assert m, command
+        method = m.group(1) or "POST"
+        r = client.request(method, m.group(2), content=m.group(3),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.text == shown, command
